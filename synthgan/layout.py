@@ -1,0 +1,127 @@
+"""The one description of the encoded table that every other part reads.
+
+A :class:`TableLayout` is an ordered, frozen tuple of :class:`Span` objects. Each span is a run of
+adjacent output columns of the encoded matrix together with the activation the generator applies
+to it. The generator, the conditional loss, the training sampler and the inverse transform all
+derive what they need (index tensors, segment ids, the conditional block) from this object, so
+there are no parallel index arrays to keep in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+SpanRole = Literal["value", "mode", "category", "missing"]
+Activation = Literal["tanh", "softmax"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of encoded columns ``[start, stop)`` that belongs to one source column.
+
+    Parameters
+    ----------
+    column : str
+        Name of the source column.
+    role : {"value", "mode", "category", "missing"}
+        ``value``: the scaled scalar of a mode-normalized number; ``mode``: the one-hot GMM mode;
+        ``category``: the one-hot category of a discrete column; ``missing``: the 2-way
+        present/missing indicator of a numeric column with nulls.
+    activation : {"tanh", "softmax"}
+        Output activation the generator applies to the span.
+    start, stop : int
+        Half-open range of the span in the encoded matrix.
+    """
+
+    column: str
+    role: SpanRole
+    activation: Activation
+    start: int
+    stop: int
+
+    @property
+    def width(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """Ordered spans covering the encoded matrix ``[0, dim)`` without gaps."""
+
+    spans: tuple[Span, ...]
+
+    def __post_init__(self) -> None:
+        position = 0
+        for span in self.spans:
+            if span.start != position or span.stop <= span.start:
+                raise ValueError(f"span {span} does not continue the layout at {position}")
+            if span.activation == "tanh" and span.width != 1:
+                raise ValueError(f"tanh span {span} must be one column wide")
+            position = span.stop
+
+    @property
+    def dim(self) -> int:
+        """Width of the encoded matrix."""
+        return self.spans[-1].stop if self.spans else 0
+
+    @cached_property
+    def tanh_index(self) -> np.ndarray:
+        """Encoded columns that take a tanh."""
+        return np.array([s.start for s in self.spans if s.activation == "tanh"], dtype=np.int64)
+
+    @cached_property
+    def softmax_spans(self) -> tuple[Span, ...]:
+        return tuple(s for s in self.spans if s.activation == "softmax")
+
+    @cached_property
+    def softmax_index(self) -> np.ndarray:
+        """Encoded columns inside softmax spans, in layout order."""
+        parts = [np.arange(s.start, s.stop) for s in self.softmax_spans]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def softmax_segment(self) -> np.ndarray:
+        """For each entry of :attr:`softmax_index`, the number of its softmax span."""
+        parts = [np.full(s.width, k) for k, s in enumerate(self.softmax_spans)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def condition_spans(self) -> tuple[Span, ...]:
+        """Category spans: the discrete columns the conditional vector ranges over."""
+        return tuple(s for s in self.spans if s.role == "category")
+
+    @property
+    def condition_dim(self) -> int:
+        """Width of the conditional vector (total categories over all discrete columns)."""
+        return int(sum(s.width for s in self.condition_spans))
+
+    @cached_property
+    def condition_index(self) -> np.ndarray:
+        """Encoded column of each conditional-vector entry."""
+        parts = [np.arange(s.start, s.stop) for s in self.condition_spans]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def condition_offset(self) -> np.ndarray:
+        """Start of each condition span inside the conditional vector (length ``n_spans + 1``)."""
+        widths = [s.width for s in self.condition_spans]
+        return np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+
+    def spans_of(self, column: str) -> tuple[Span, ...]:
+        """All spans of one source column, in order."""
+        return tuple(s for s in self.spans if s.column == column)
+
+    def to_json(self) -> list[dict]:
+        return [
+            {"column": s.column, "role": s.role, "activation": s.activation,
+             "start": s.start, "stop": s.stop}
+            for s in self.spans
+        ]
+
+    @classmethod
+    def from_json(cls, items: list[dict]) -> TableLayout:
+        return cls(tuple(Span(**item) for item in items))

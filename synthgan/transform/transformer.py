@@ -1,0 +1,156 @@
+"""DataTransformer: DataFrame <-> encoded float32 matrix described by a :class:`TableLayout`.
+
+This is the pandas edge of the model: everything after :meth:`DataTransformer.transform` and
+before :meth:`DataTransformer.inverse_transform` is numpy or torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from synthgan.errors import DataError
+from synthgan.layout import Span, TableLayout
+from synthgan.transform.categories import (CategoryState, decode_categories, encode_categories,
+                                           fit_categories)
+from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
+from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes
+
+ColumnState = Union[ModeState, CategoryState]
+
+
+class DataTransformer:
+    """Mode-specific normalization for numbers and datetimes, capped one-hot for discrete columns.
+
+    Parameters
+    ----------
+    max_modes : int, default=10
+        Most mixture modes per continuous column.
+    max_categories : int, default=100
+        Widest one-hot per discrete column; rarer levels share an ``other`` slot.
+    gmm_max_rows : int, default=5000
+        Rows sampled to fit each column's mixture.
+    """
+
+    def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000):
+        self.max_modes = max_modes
+        self.max_categories = max_categories
+        self.gmm_max_rows = gmm_max_rows
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, df: pd.DataFrame, rng: np.random.Generator,
+            discrete_columns: Iterable[str] | None = None) -> DataTransformer:
+        """Detect column kinds, fit each column's encoder and build the layout."""
+        self.specs_ = detect_columns(df, discrete_columns)
+        self.states_: list[ColumnState] = []
+        for spec in self.specs_:
+            series = df[spec.name]
+            if spec.continuous:
+                values = continuous_values(series, spec.kind)
+                state: ColumnState = fit_modes(values[~np.isnan(values)], self.max_modes,
+                                               self.gmm_max_rows, rng)
+            else:
+                state = fit_categories(series, self.max_categories)
+            self.states_.append(state)
+        self.layout_ = self._build_layout()
+        return self
+
+    def _build_layout(self) -> TableLayout:
+        spans: list[Span] = []
+
+        def add(column: str, role: str, activation: str, width: int) -> None:
+            start = spans[-1].stop if spans else 0
+            spans.append(Span(column, role, activation, start, start + width))  # type: ignore[arg-type]
+
+        for spec, state in zip(self.specs_, self.states_):
+            if isinstance(state, ModeState):
+                add(spec.name, "value", "tanh", 1)
+                add(spec.name, "mode", "softmax", state.n_modes)
+                if spec.has_nulls:
+                    add(spec.name, "missing", "softmax", 2)
+            else:
+                add(spec.name, "category", "softmax", state.width)
+        return TableLayout(tuple(spans))
+
+    # ------------------------------------------------------------------ encoding
+    def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        """Encode ``df`` (same columns as in fit) as a float32 matrix of width ``layout_.dim``."""
+        missing = [s.name for s in self.specs_ if s.name not in df.columns]
+        if missing:
+            raise DataError(f"columns seen in fit are missing: {missing}")
+        out = np.zeros((len(df), self.layout_.dim), dtype=np.float32)
+        rows = np.arange(len(df))
+        for spec, state in zip(self.specs_, self.states_):
+            spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
+            if isinstance(state, ModeState):
+                values = continuous_values(df[spec.name], spec.kind)
+                null = np.isnan(values)
+                alpha, mode = encode_modes(state, np.where(null, state.loc, values), rng)
+                alpha[null] = 0.0
+                out[:, spans["value"].start] = alpha
+                out[rows, spans["mode"].start + mode] = 1.0
+                if "missing" in spans:
+                    out[rows, spans["missing"].start + null.astype(np.int64)] = 1.0
+            else:
+                try:
+                    codes = encode_categories(state, df[spec.name])
+                except ValueError as exc:
+                    raise DataError(f"column {spec.name!r}: {exc}") from None
+                out[rows, spans["category"].start + codes] = 1.0
+        return out
+
+    def category_codes(self, encoded: np.ndarray) -> np.ndarray:
+        """Slot of each row in every condition span, shape ``(n_rows, n_condition_spans)``."""
+        spans = self.layout_.condition_spans
+        codes = np.zeros((encoded.shape[0], len(spans)), dtype=np.int64)
+        for k, span in enumerate(spans):
+            codes[:, k] = encoded[:, span.start:span.stop].argmax(axis=1)
+        return codes
+
+    # ------------------------------------------------------------------ decoding
+    def inverse_transform(self, encoded: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        """Decode generator output (softmax spans are read by argmax) into a typed DataFrame."""
+        columns = {}
+        for spec, state in zip(self.specs_, self.states_):
+            spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
+            if isinstance(state, ModeState):
+                mode = encoded[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
+                values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), mode)
+                if spec.step:
+                    values = np.clip(np.round(values / spec.step) * spec.step, state.minimum, state.maximum)
+                if "missing" in spans:
+                    values[encoded[:, spans["missing"].start:spans["missing"].stop].argmax(axis=1) == 1] = np.nan
+                columns[spec.name] = restore_dtype(values, spec)
+            else:
+                span = spans["category"]
+                codes = encoded[:, span.start:span.stop].argmax(axis=1)
+                columns[spec.name] = restore_dtype(decode_categories(state, codes, rng), spec,
+                                                   state.all_levels)
+        return pd.DataFrame(columns)
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> dict:
+        return {
+            "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
+                       "gmm_max_rows": self.gmm_max_rows},
+            "columns": [
+                {"spec": vars(spec).copy(),
+                 "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
+                for spec, state in zip(self.specs_, self.states_)
+            ],
+            "layout": self.layout_.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> DataTransformer:
+        self = cls(**data["params"])
+        self.specs_ = [ColumnSpec(**item["spec"]) for item in data["columns"]]
+        self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
+                        else CategoryState.from_json(item["categories"]) for item in data["columns"]]
+        self.layout_ = TableLayout.from_json(data["layout"])
+        if self.layout_ != self._build_layout():
+            raise ValueError("stored layout does not match the stored column states")
+        return self
