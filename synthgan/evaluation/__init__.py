@@ -1,0 +1,1 @@
+"""Evaluation of synthetic tables: fidelity, utility and privacy."""

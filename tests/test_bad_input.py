@@ -1,0 +1,92 @@
+"""Bad input gives a clear synthgan error that names the column and the fix."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthgan import DataError, ModelFileError, SynthGAN
+
+FAST = dict(epochs=1, batch_size=20, pac=2, embedding_dim=8, generator_dim=(8,), discriminator_dim=(8,),
+            verbose=False)
+
+
+def fit(frame, **kw):
+    return SynthGAN(**FAST).fit(frame, **kw)
+
+
+def test_empty_frame():
+    with pytest.raises(DataError, match="empty"):
+        fit(pd.DataFrame())
+    with pytest.raises(DataError, match="empty"):
+        fit(pd.DataFrame({"a": []}))
+
+
+def test_not_a_dataframe():
+    with pytest.raises(DataError, match="expects a pandas DataFrame"):
+        fit(np.zeros((10, 2)))
+
+
+def test_all_missing_column():
+    frame = pd.DataFrame({"a": np.arange(10.0), "b": [np.nan] * 10})
+    with pytest.raises(DataError, match="column 'b' is entirely missing; drop it"):
+        fit(frame)
+
+
+def test_constant_column():
+    frame = pd.DataFrame({"a": np.arange(10.0), "c": ["k"] * 10})
+    with pytest.raises(DataError, match="column 'c' is constant .* drop it"):
+        fit(frame)
+
+
+def test_infinite_values():
+    frame = pd.DataFrame({"a": np.arange(10.0), "x": [1.0, np.inf] + [2.0] * 8})
+    with pytest.raises(DataError, match="column 'x' holds infinite values; replace them"):
+        fit(frame)
+
+
+def test_duplicate_columns_and_unknown_discrete():
+    frame = pd.DataFrame(np.arange(20.0).reshape(10, 2), columns=["a", "a"])
+    with pytest.raises(DataError, match="unique"):
+        fit(frame)
+    with pytest.raises(DataError, match=r"discrete_columns names columns not in the table: \['zz'\]"):
+        fit(pd.DataFrame({"a": np.arange(10.0)}), discrete_columns=["zz"])
+
+
+def test_unsupported_dtype():
+    frame = pd.DataFrame({"a": np.arange(10.0), "d": pd.to_timedelta(np.arange(10), unit="s")})
+    with pytest.raises(DataError, match="column 'd' has dtype"):
+        fit(frame)
+
+
+def test_bad_model_files(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        SynthGAN.load(tmp_path / "missing.synthgan")
+    junk = tmp_path / "junk.synthgan"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="not a synthgan model file"):
+        SynthGAN.load(junk)
+
+
+def test_pickled_payload_is_refused(tmp_path):
+    """A weights file carrying an arbitrary object must not be unpickled."""
+    import io
+    import json
+
+    import torch
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    buffer = io.BytesIO()
+    torch.save({"generator.x": Evil()}, buffer)
+    path = tmp_path / "evil.synthgan"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"format": "synthgan-model", "format_version": 1}))
+        archive.writestr("weights.pt", buffer.getvalue())
+    with pytest.raises(ModelFileError, match="cannot be loaded safely"):
+        SynthGAN.load(path)

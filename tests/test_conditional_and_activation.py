@@ -1,0 +1,82 @@
+"""Vectorized span activation, conditional loss and training-by-sampling draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synthgan.conditional import ConditionSampler
+from synthgan.layout import Span, TableLayout
+from synthgan.models.activations import SpanActivation
+
+LAYOUT = TableLayout((
+    Span("x", "value", "tanh", 0, 1),
+    Span("x", "mode", "softmax", 1, 4),
+    Span("c", "category", "softmax", 4, 6),
+    Span("d", "category", "softmax", 6, 10),
+))
+
+
+def test_layout_derived_indices():
+    assert LAYOUT.dim == 10
+    assert LAYOUT.tanh_index.tolist() == [0]
+    assert LAYOUT.softmax_segment.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    assert LAYOUT.condition_index.tolist() == list(range(4, 10))
+    assert LAYOUT.condition_offset.tolist() == [0, 2, 6]
+    with pytest.raises(ValueError):
+        TableLayout((Span("x", "value", "tanh", 0, 1), Span("y", "value", "tanh", 2, 3)))
+
+
+def test_activation_matches_per_span_reference():
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    raw = torch.randn(5, 10, generator=torch.Generator().manual_seed(0))
+    out = act(raw, tau=0.5, generator=None)
+    assert torch.allclose(out[:, 0], torch.tanh(raw[:, 0]))
+    for start, stop in [(1, 4), (4, 6), (6, 10)]:
+        assert torch.allclose(out[:, start:stop], torch.softmax(raw[:, start:stop] / 0.5, dim=1), atol=1e-6)
+
+
+def test_gumbel_noise_is_seeded_by_the_generator():
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    raw = torch.zeros(4, 10)
+    a = act(raw, 0.2, torch.Generator().manual_seed(1))
+    b = act(raw, 0.2, torch.Generator().manual_seed(1))
+    c = act(raw, 0.2, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_condition_loss_is_cross_entropy_of_the_requested_span():
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    raw = torch.randn(3, 10, generator=torch.Generator().manual_seed(0))
+    entry = torch.tensor([1, 2, 5])  # c=second level; d=first; d=fourth
+    expected = torch.stack([
+        torch.nn.functional.cross_entropy(raw[0:1, 4:6], torch.tensor([1])),
+        torch.nn.functional.cross_entropy(raw[1:2, 6:10], torch.tensor([0])),
+        torch.nn.functional.cross_entropy(raw[2:3, 6:10], torch.tensor([3])),
+    ]).mean()
+    assert torch.allclose(act.condition_loss(raw, entry), expected, atol=1e-6)
+
+
+def test_training_draw_uses_log_frequency_and_returns_matching_rows():
+    rng = np.random.default_rng(0)
+    codes = np.stack([rng.choice(2, 5000, p=[0.9, 0.1]), rng.choice(4, 5000, p=[0.7, 0.1, 0.1, 0.1])], axis=1)
+    counts = [np.bincount(codes[:, k], minlength=w) for k, w in enumerate([2, 4])]
+    sampler = ConditionSampler(counts, codes, log_frequency=True)
+    span, category = sampler.draw_training(40_000, rng)
+    first = category[span == 0]
+    expected = np.log1p(counts[0][1]) / np.log1p(counts[0]).sum()
+    assert abs(first.mean() - expected) < 0.02  # log-frequency lifts the rare level well above 0.1
+    rows = sampler.rows_for(span, category, rng)
+    assert (codes[rows, span] == category).all()
+    entry = sampler.entry(span, category)
+    vectors = sampler.vectors(entry[:10])
+    assert vectors.shape == (10, 6) and (vectors.sum(axis=1) == 1).all()
+    assert (vectors.argmax(axis=1) == entry[:10]).all()
+
+
+def test_empirical_draw_follows_real_frequency():
+    counts = [np.array([900, 100])]
+    sampler = ConditionSampler(counts)
+    _, category = sampler.draw_empirical(50_000, np.random.default_rng(0))
+    assert abs(category.mean() - 0.1) < 0.01

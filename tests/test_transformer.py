@@ -1,0 +1,123 @@
+"""Data transformer: round trip, caps, missing values, layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthgan.transform.transformer import DataTransformer
+
+
+def fit_transform(frame, **params):
+    rng = np.random.default_rng(0)
+    transformer = DataTransformer(**params).fit(frame, rng)
+    return transformer, transformer.transform(frame, rng), rng
+
+
+def test_round_trip_reproduces_table(mixed):
+    transformer, encoded, rng = fit_transform(mixed)
+    back = transformer.inverse_transform(encoded, rng)
+    assert back.dtypes.to_dict() == mixed.dtypes.to_dict()
+    for column in ["count", "flag", "group", "city", "size", "when"]:
+        pd.testing.assert_series_equal(back[column], mixed[column])
+    close = np.isclose(back["amount"], mixed["amount"], rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert close.mean() >= 0.99  # values beyond 4 sigma of their mode are clipped, as in the paper
+
+
+def test_round_trip_on_adult(datasets):
+    real = pd.read_parquet(datasets / "adult.parquet")
+    transformer, encoded, rng = fit_transform(real)
+    back = transformer.inverse_transform(encoded, rng)
+    for column in real.columns:
+        if real[column].dtype == object:
+            pd.testing.assert_series_equal(back[column], real[column])
+        else:
+            assert (np.abs(back[column] - real[column]) <= 1).mean() > 0.99, column
+
+
+def test_layout_covers_matrix_and_encodes_one_hots(mixed):
+    transformer, encoded, _ = fit_transform(mixed)
+    layout = transformer.layout_
+    assert encoded.shape == (len(mixed), layout.dim) and encoded.dtype == np.float32
+    for span in layout.spans:
+        block = encoded[:, span.start:span.stop]
+        if span.activation == "softmax":
+            assert (block.sum(axis=1) == 1).all(), span
+        else:
+            assert (np.abs(block) < 1).all(), span
+    roles = {(s.column, s.role) for s in layout.spans}
+    assert ("amount", "missing") in roles and ("count", "missing") not in roles
+    assert [s.column for s in layout.condition_spans] == ["flag", "group", "city", "size"]
+
+
+def test_mode_count_is_capped_and_finds_two_modes(mixed):
+    transformer, _, _ = fit_transform(mixed, max_modes=10)
+    state = transformer.states_[0]
+    assert 2 <= state.n_modes <= 10
+    centers = sorted(np.asarray(state.means) * state.scale + state.loc)
+    assert any(abs(c - 10) < 3 for c in centers) and any(abs(c - 50) < 8 for c in centers)
+
+
+def test_high_cardinality_column_is_capped():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": [f"user{i}" for i in range(100_000)], "x": rng.normal(size=100_000)})
+    transformer, encoded, rng = fit_transform(frame, max_categories=50)
+    span = transformer.layout_.spans_of("id")[0]
+    assert span.width == 50
+    assert encoded.shape[1] < 80
+    back = transformer.inverse_transform(encoded, rng)
+    assert back["id"].isin(set(frame["id"])).all()
+
+
+def test_missing_rate_is_kept_exactly_by_encoding(mixed):
+    transformer, encoded, rng = fit_transform(mixed)
+    back = transformer.inverse_transform(encoded, rng)
+    assert back["amount"].isna().sum() == mixed["amount"].isna().sum()
+    assert back["city"].isna().sum() == mixed["city"].isna().sum()
+
+
+def test_nullable_and_tz_aware_dtypes_survive():
+    frame = pd.DataFrame({
+        "n": pd.array([1, None, 3, 4, 2] * 10, dtype="Int64"),
+        "b": pd.array([True, None, False, True, True] * 10, dtype="boolean"),
+        "t": pd.date_range("2024-01-01 10:00", periods=50, freq="h", tz="Europe/Paris"),
+        "s": pd.array(["p", "q", None, "p", "q"] * 10, dtype="string"),
+    })
+    transformer, encoded, rng = fit_transform(frame)
+    back = transformer.inverse_transform(encoded, rng)
+    assert back.dtypes.to_dict() == frame.dtypes.to_dict()
+    pd.testing.assert_frame_equal(back, frame)
+
+
+def test_decoded_values_are_clipped_to_observed_range(mixed):
+    transformer, encoded, rng = fit_transform(mixed)
+    wild = encoded.copy()
+    value = transformer.layout_.spans_of("count")[0]
+    wild[:, value.start] = 1.0  # far end of every mode
+    back = transformer.inverse_transform(wild, rng)
+    assert back["count"].max() <= mixed["count"].max() and back["count"].min() >= mixed["count"].min()
+
+
+def test_json_round_trip(mixed):
+    transformer, encoded, _ = fit_transform(mixed)
+    copy = DataTransformer.from_json(transformer.to_json())
+    assert copy.layout_ == transformer.layout_
+    pd.testing.assert_frame_equal(copy.inverse_transform(encoded, np.random.default_rng(1)),
+                                  transformer.inverse_transform(encoded, np.random.default_rng(1)))
+
+
+def test_mixture_is_fitted_on_a_row_sample(monkeypatch):
+    import synthgan.transform.modes as modes
+
+    seen = []
+    original = modes.BayesianGaussianMixture.fit
+
+    def spy(self, X, y=None):
+        seen.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(modes.BayesianGaussianMixture, "fit", spy)
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30_000)})
+    fit_transform(frame, gmm_max_rows=1000)
+    assert seen == [1000]
