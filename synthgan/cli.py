@@ -1,0 +1,293 @@
+"""``synthgan`` command line: fit, sample, augment, evaluate."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from synthgan import __version__
+from synthgan.demo import demo_path
+from synthgan.errors import SynthGANError
+from synthgan.io import atomic_path, read_table, table_format, write_table
+
+logger = logging.getLogger("synthgan")
+CHUNK_ROWS = 20_000
+
+
+class SynthGANGroup(click.Group):
+    """Turns synthgan errors into one-line messages (a traceback only with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SynthGANError as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SynthGANGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synthgan")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def main(debug: bool) -> None:
+    """Learn a table and generate synthetic rows.
+
+    \b
+    Examples:
+      synthgan augment data.parquet --rows 50000
+      synthgan fit data.csv -o model.synthgan --epochs 300
+      synthgan sample model.synthgan --rows 1000000 -o synth.parquet
+      synthgan evaluate real.parquet synth.parquet --report report.html
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _model_options(func):
+    options = [
+        click.option("--model", "model_name", type=click.Choice(["ctgan", "wgan-gp"]), default="ctgan",
+                     show_default=True, help="Model to train."),
+        click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True,
+                     help="Training epochs."),
+        click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Stop training after this many seconds."),
+        click.option("--discrete", multiple=True, help="Treat this column as categorical (repeatable)."),
+        click.option("--seed", type=int, default=None, help="Random seed for reproducible results."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+        click.option("--force", is_flag=True, help="Overwrite an existing output file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
+         seed: int | None, device: str, quiet: bool):
+    from synthgan.estimator import SynthGAN
+
+    if not quiet:
+        click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
+    return SynthGAN(model=model_name, epochs=epochs, max_time=max_time, device=device, verbose=not quiet,
+                    random_state=seed).fit(frame, discrete_columns=list(discrete) or None)
+
+
+def _progress(chunks: Iterator[pd.DataFrame], total: int, quiet: bool, desc: str) -> Iterator[pd.DataFrame]:
+    with tqdm(total=total, desc=desc, unit="row", disable=quiet, file=sys.stderr, leave=False) as bar:
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
+
+
+def _check_output(output: Path, force: bool, *inputs: Path) -> None:
+    table_format(output)
+    for source in inputs:
+        if source.exists() and output.exists() and output.resolve() == source.resolve():
+            raise SynthGANError(f"the output {str(output)!r} is an input file; choose another output name")
+    if output.exists() and not force:
+        raise SynthGANError(f"{str(output)!r} already exists; pass --force to overwrite it")
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Model file to write (e.g. model.synthgan).")
+@_model_options
+def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: float | None,
+        discrete: tuple[str, ...], seed: int | None, device: str, quiet: bool, force: bool) -> None:
+    """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
+
+    \b
+    Example:
+      synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
+    """
+    if output.exists() and not force:
+        raise SynthGANError(f"{str(output)!r} already exists; pass --force to overwrite it")
+    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
+        raise SynthGANError("the model file would overwrite the input; choose another output name")
+    model = _fit(read_table(input_path), model_name, epochs, max_time, discrete, seed, device, quiet)
+    model.save(output, overwrite=force)
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
+
+
+def parse_condition(text: str, model) -> tuple[str, object]:
+    """``col=value`` with the value converted to the column's type in the fitted model."""
+    if "=" not in text:
+        raise SynthGANError(f"condition {text!r} must look like column=value")
+    column, raw = text.split("=", 1)
+    specs = {spec.name: spec for spec in model.transformer_.specs_}
+    by_text = {str(name): name for name in specs}
+    if column not in by_text:
+        raise SynthGANError(f"condition column {column!r} is not a model column; known: {list(by_text)}")
+    spec = specs[by_text[column]]
+    if raw in ("", "null", "NULL", "NA", "None"):
+        return by_text[column], None
+    try:
+        if spec.kind == "integer":
+            return by_text[column], int(raw)
+        if spec.kind == "numeric":
+            return by_text[column], float(raw)
+        if spec.kind == "datetime":
+            return by_text[column], pd.Timestamp(raw)
+        if spec.kind == "boolean":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return by_text[column], raw.lower() in ("true", "1")
+    except ValueError:
+        raise SynthGANError(f"condition value {raw!r} does not fit column {column!r} ({spec.kind})") from None
+    state = model.transformer_.states_[list(specs).index(spec.name)]
+    for level in state.all_levels:
+        if level is not None and str(level) == raw:
+            return by_text[column], level
+    return by_text[column], raw
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--rows", "-n", type=click.IntRange(min=1), required=True, help="Rows to generate.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output table (.parquet, .csv, .csv.gz).")
+@click.option("--condition", "-c", multiple=True, help="column=value; every row will have it (repeatable).")
+@click.option("--seed", type=int, default=None, help="Random seed for this sampling run.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...], seed: int | None,
+           device: str, quiet: bool, force: bool) -> None:
+    """Generate rows from a saved MODEL, streamed to the output in chunks.
+
+    \b
+    Examples:
+      synthgan sample model.synthgan --rows 1000000 -o synth.parquet
+      synthgan sample model.synthgan --rows 500 -o women.csv --condition sex=Female
+    """
+    from synthgan.estimator import SynthGAN
+
+    _check_output(output, force, model_path)
+    model = SynthGAN.load(model_path, device=device)
+    conditions = dict(parse_condition(text, model) for text in condition)
+    chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
+    written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force)
+    if not quiet:
+        click.echo(f"wrote {written:,} rows to {output}", err=True)
+
+
+def balance_counts(counts: pd.Series, rows: int) -> dict:
+    """Rows to add per class so the classes end as even as ``rows`` allows (water filling)."""
+    ordered = counts.sort_values()
+    values = ordered.to_numpy(dtype=np.int64)
+    level, budget = float(values[0]), rows
+    for k in range(1, len(values) + 1):
+        nxt = values[k] if k < len(values) else np.inf
+        need = (nxt - level) * k
+        if need >= budget:
+            level += budget / k
+            break
+        budget -= need
+        level = nxt
+    add = np.maximum(np.floor(level) - values, 0).astype(np.int64)
+    shortfall = rows - int(add.sum())
+    for i in range(shortfall):  # leftovers from flooring go to the smallest classes first
+        add[i % len(add)] += 1
+    return {label: int(n) for label, n in zip(ordered.index, add) if n > 0}
+
+
+@main.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
+@click.option("--demo", is_flag=True, help="Use the demo table shipped with synthgan as INPUT.")
+@click.option("--rows", "-n", type=click.IntRange(min=1), required=True, help="Synthetic rows to add.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output table; default: INPUT's name with '.augmented' beside INPUT.")
+@click.option("--synthetic-only", is_flag=True, help="Write only the synthetic rows.")
+@click.option("--target", default=None, help="Class column (with --balance).")
+@click.option("--balance", is_flag=True, help="Spend the synthetic rows on the rarest --target classes.")
+@_model_options
+def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
+            target: str | None, balance: bool, model_name: str, epochs: int, max_time: float | None,
+            discrete: tuple[str, ...], seed: int | None, device: str, quiet: bool, force: bool) -> None:
+    """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.
+
+    \b
+    Examples:
+      synthgan augment data.parquet --rows 50000
+      synthgan augment data.csv --rows 2000 --target label --balance -o balanced.csv
+      synthgan augment --demo --rows 50000 -o demo_augmented.parquet
+    """
+    if demo == (input_path is not None):
+        raise SynthGANError("give either an INPUT file or --demo")
+    source = Path(demo_path()) if demo else input_path
+    if output is None:
+        fmt = table_format(source)
+        base = source.name[: -len(fmt) - 1]
+        output = (Path.cwd() if demo else source.parent) / f"{base}.augmented.{fmt}"
+    _check_output(output, force, source)
+    if balance and target is None:
+        raise SynthGANError("--balance needs --target COLUMN")
+    real = read_table(source)
+    if target is not None and target not in real.columns:
+        raise SynthGANError(f"--target column {target!r} is not in the table; columns: {list(real.columns)}")
+    model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet)
+
+    def stream() -> Iterator[pd.DataFrame]:
+        if not synthetic_only:
+            yield real
+        if balance:
+            for label, n in balance_counts(real[target].value_counts(dropna=False), rows).items():
+                yield from model.iter_samples(n, CHUNK_ROWS, {target: label})
+        else:
+            yield from model.iter_samples(rows, CHUNK_ROWS)
+
+    total = rows + (0 if synthetic_only else len(real))
+    written = write_table(_progress(stream(), total, quiet, "write"), output, overwrite=force)
+    if not quiet:
+        click.echo(f"wrote {written:,} rows to {output}", err=True)
+
+
+@main.command()
+@click.argument("real_path", metavar="REAL", type=click.Path(path_type=Path))
+@click.argument("synthetic_path", metavar="SYNTHETIC", type=click.Path(path_type=Path))
+@click.option("--holdout", type=click.Path(path_type=Path), default=None,
+              help="Real rows not used for training (enables utility and privacy baselines).")
+@click.option("--target", default=None, help="Column to predict for the utility scores.")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Write an HTML report here.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Write the scores as JSON here.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the evaluators.")
+@click.option("--force", is_flag=True, help="Overwrite existing report files.")
+def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target: str | None,
+             report: Path | None, json_path: Path | None, seed: int, force: bool) -> None:
+    """Score SYNTHETIC against REAL: fidelity, utility (with --target) and privacy.
+
+    \b
+    Examples:
+      synthgan evaluate real.parquet synth.parquet
+      synthgan evaluate train.parquet synth.parquet --holdout test.parquet --target income --report r.html
+    """
+    from synthgan.evaluation import evaluate as run_evaluation
+
+    for path in (report, json_path):
+        if path is not None and path.exists() and not force:
+            raise SynthGANError(f"{str(path)!r} already exists; pass --force to overwrite it")
+    real = read_table(real_path)
+    synthetic = read_table(synthetic_path)
+    held = read_table(holdout) if holdout is not None else None
+    result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed)
+    click.echo(result.summary())
+    if json_path is not None:
+        with atomic_path(json_path, overwrite=force) as tmp:
+            tmp.write_text(result.to_json())
+    if report is not None:
+        result.write_html(report, real, synthetic, overwrite=force)
+        click.echo(f"wrote {report}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,137 @@
+"""Evaluators on tables with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthgan.errors import DataError
+from synthgan.evaluation import (column_shapes, evaluate, exact_copy_rate, ks_complement, pair_trends,
+                                 privacy_scores, task_of, train_synthetic_test_real, tv_complement)
+
+
+def correlated(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    label = np.where(x + 0.3 * rng.normal(size=n) > 0.5, "yes", "no")
+    return pd.DataFrame({
+        "x": x,
+        "y": 2 * x + 0.1 * rng.normal(size=n),
+        "k": rng.integers(0, 5, n),
+        "color": np.where(x > 0, "red", "blue"),
+        "label": label,
+    })
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return correlated(1500, 0)
+
+
+def shuffled_independently(frame: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: frame[c].to_numpy()[rng.permutation(len(frame))] for c in frame.columns})
+
+
+def test_ks_and_tv_known_values():
+    assert ks_complement(np.arange(10.0), np.arange(10.0)) == 1.0
+    assert ks_complement(np.zeros(10), np.ones(10)) == 0.0
+    assert tv_complement(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0]), 2) == pytest.approx(0.5)
+
+
+def test_identical_tables_score_one_and_are_flagged_as_copies(table):
+    holdout = correlated(800, 7)
+    result = evaluate(table, table.copy(), target="label", holdout=holdout)
+    fidelity = result.scores["fidelity"]
+    assert fidelity["column_shapes"] == pytest.approx(1.0)
+    assert fidelity["pair_trends"] == pytest.approx(1.0)
+    assert fidelity["detection_auc"] < 0.6 and fidelity["detection_score"] > 0.8
+    assert fidelity["sdmetrics_quality"] > 0.99
+    privacy = result.scores["privacy"]
+    assert privacy["exact_copy_rate"] == 1.0
+    assert privacy["dcr_synthetic_median"] == 0.0 and privacy["dcr_holdout_median"] > 0
+    assert privacy["mia_auc"] > 0.95
+    tstr = result.scores["utility"]["tstr"]
+    assert tstr["ratio"]["accuracy"] == pytest.approx(1.0)
+
+
+def test_independent_columns_lose_pair_trends_not_shapes(table):
+    shuffled = shuffled_independently(table)
+    shapes = column_shapes(table, shuffled)
+    assert (shapes["score"] == 1.0).all()  # same marginals
+    pairs = pair_trends(table, shuffled)
+    xy = pairs[(pairs.column_a == "x") & (pairs.column_b == "y")].iloc[0]
+    assert xy.metric == "CorrelationSimilarity" and xy.score < 0.6
+    assert pairs["score"].mean() < pair_trends(table, table)["score"].mean() - 0.1
+    result = evaluate(table, shuffled, sdmetrics=False, augmentation=False)
+    assert result.scores["fidelity"]["detection_auc"] > 0.8  # a classifier sees the broken structure
+
+
+def test_fresh_sample_is_private_and_useful(table):
+    fresh = correlated(1500, 3)
+    holdout = correlated(800, 7)
+    result = evaluate(table, fresh, target="label", holdout=holdout, sdmetrics=False)
+    privacy = result.scores["privacy"]
+    assert privacy["exact_copy_rate"] == 0.0
+    assert 0.35 < privacy["mia_auc"] < 0.65
+    assert privacy["dcr_synthetic_median"] == pytest.approx(privacy["dcr_holdout_median"], rel=0.5)
+    assert result.scores["utility"]["tstr"]["ratio"]["accuracy"] > 0.9
+    augmentation = result.scores["utility"]["augmentation"]
+    assert set(augmentation) >= {"real_only", "synthetic_augmented", "smote", "gain_vs_real_only"}
+
+
+def test_useless_synthetic_labels_hurt_tstr(table):
+    holdout = correlated(800, 7)
+    noisy = table.copy()
+    noisy["label"] = np.random.default_rng(0).permutation(noisy["label"].to_numpy())
+    scores = train_synthetic_test_real(table, noisy, holdout, "label")
+    assert scores["synthetic"]["roc_auc"] < 0.65 < scores["real"]["roc_auc"]
+
+
+def test_regression_task_reports_r2(table):
+    holdout = correlated(800, 7)
+    assert task_of(table["y"]) == "regression" and task_of(table["label"]) == "classification"
+    assert task_of(table["k"]) == "classification"
+    scores = train_synthetic_test_real(table, table, holdout, "y")
+    assert scores["real"]["r2"] > 0.9 and set(scores["real"]) == {"r2"}
+
+
+def test_exact_copy_rate_counts_partial_copies(table):
+    synthetic = pd.concat([table.iloc[:100], correlated(300, 9)], ignore_index=True)
+    assert exact_copy_rate(table, synthetic) == pytest.approx(0.25)
+
+
+def test_result_object_views_and_html(table, tmp_path):
+    result = evaluate(table, correlated(500, 4), sdmetrics=False, detection=False, target="label")
+    frame = result.to_frame()
+    assert list(frame.columns) == ["section", "metric", "value"]
+    assert {"fidelity", "utility", "privacy"} <= set(frame["section"])
+    data = json.loads(result.to_json())
+    assert data["fidelity"]["column_shapes"] == pytest.approx(result.scores["fidelity"]["column_shapes"])
+    assert any("no holdout" in n for n in result.notes)
+    path = tmp_path / "report.html"
+    result.write_html(path, table, correlated(500, 4))
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 2 and "column_shapes" in text
+
+
+def test_missing_values_and_datetimes_are_handled():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"v": np.where(rng.random(300) < 0.3, np.nan, rng.normal(size=300)),
+                          "c": pd.Series(rng.choice(["a", None], 300), dtype=object),
+                          "t": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 100, 300), unit="D")})
+    result = evaluate(frame, frame.sample(frac=1, random_state=0), sdmetrics=False)
+    assert result.scores["fidelity"]["column_shapes"] == pytest.approx(1.0)
+    assert np.isfinite(result.to_frame()["value"]).all()
+
+
+def test_bad_tables_are_rejected(table):
+    with pytest.raises(DataError, match="lacks columns"):
+        evaluate(table, table.drop(columns=["x"]))
+    with pytest.raises(DataError, match="target column 'nope'"):
+        evaluate(table, table, target="nope")
+    with pytest.raises(DataError, match="empty"):
+        evaluate(table, table.iloc[:0])
