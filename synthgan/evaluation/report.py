@@ -105,6 +105,10 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _labels(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "<missing>").astype(str)
+
+
 def distribution_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int = 40) -> str:
     """Grid of per-column histograms (numbers) or bar charts (top 10 categories), base64 PNG."""
     import matplotlib
@@ -124,8 +128,8 @@ def distribution_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns
             ax.hist(r, bins=edges, density=True, alpha=0.5, label="real")
             ax.hist(np.clip(s, edges[0], edges[-1]), bins=edges, density=True, alpha=0.5, label="synthetic")
         else:
-            r = real[column].astype(object).fillna("<missing>").astype(str).value_counts(normalize=True)
-            s = synthetic[column].astype(object).fillna("<missing>").astype(str).value_counts(normalize=True)
+            r = _labels(real[column]).value_counts(normalize=True)
+            s = _labels(synthetic[column]).value_counts(normalize=True)
             top = r.index[:10]
             x = np.arange(len(top))
             ax.bar(x - 0.2, r.reindex(top).to_numpy(), 0.4, label="real")

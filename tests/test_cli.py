@@ -1,0 +1,187 @@
+"""The synthgan command line, through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from synthgan import SynthGAN
+from synthgan.cli import balance_counts, main
+from tests.conftest import make_mixed
+
+FAST = ["--epochs", "1", "--seed", "0", "--quiet"]
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "data.parquet"
+    frame = make_mixed(200)
+    frame.to_parquet(path)
+    return path, frame
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_help_for_every_command():
+    for command in ([], ["fit"], ["sample"], ["augment"], ["evaluate"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_augment_writes_real_plus_synthetic_beside_input(small):
+    path, frame = small
+    result = run("augment", path, "--rows", 150, *FAST)
+    assert result.exit_code == 0, result.output
+    out = path.parent / "data.augmented.parquet"
+    written = pd.read_parquet(out)
+    assert len(written) == len(frame) + 150
+    pd.testing.assert_frame_equal(written.iloc[: len(frame)].reset_index(drop=True), frame, check_dtype=False)
+    assert pd.read_parquet(path).equals(pd.read_parquet(path))  # input still readable and unchanged
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+
+
+def test_augment_refuses_to_clobber_and_protects_input(small):
+    path, _ = small
+    out = path.parent / "out.csv"
+    out.write_text("keep me")
+    result = run("augment", path, "--rows", 10, "-o", out, *FAST)
+    assert result.exit_code != 0 and "--force" in result.output
+    assert out.read_text() == "keep me"
+    result = run("augment", path, "--rows", 10, "-o", path, "--force", *FAST)
+    assert result.exit_code != 0 and "input" in result.output
+    result = run("augment", path, "--rows", 10, "-o", out, "--force", "--synthetic-only", *FAST)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 10
+
+
+def test_augment_balance_evens_out_the_target(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "label": ["a"] * 240 + ["b"] * 45 + ["c"] * 15})
+    path = tmp_path / "imb.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "bal.csv"
+    result = run("augment", path, "--rows", 300, "--target", "label", "--balance", "-o", out, *FAST)
+    assert result.exit_code == 0, result.output
+    counts = pd.read_csv(out)["label"].value_counts()
+    assert counts.sum() == 600
+    assert counts.to_dict() == {"a": 240, "b": 180, "c": 180}
+
+
+def test_balance_counts_water_fills():
+    counts = pd.Series({"a": 100, "b": 10, "c": 40})
+    assert balance_counts(counts, 50) == {"b": 40, "c": 10}
+    add = balance_counts(counts, 500)
+    assert sum(add.values()) == 500
+    final = {k: counts[k] + add.get(k, 0) for k in counts.index}
+    assert max(final.values()) - min(final.values()) <= 1
+
+
+def test_fit_then_sample_with_condition(small, tmp_path):
+    path, frame = small
+    model = tmp_path / "m.synthgan"
+    assert run("fit", path, "-o", model, *FAST).exit_code == 0
+    out = tmp_path / "s.csv.gz"
+    result = run("sample", model, "--rows", 25, "-o", out, "--condition", "group=c", "-c", "flag=true",
+                 "--seed", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    sampled = pd.read_csv(out)
+    assert len(sampled) == 25 and (sampled["group"] == "c").all() and sampled["flag"].all()
+    assert list(sampled.columns) == list(frame.columns)
+
+
+def test_sample_streams_in_chunks(small, tmp_path, monkeypatch):
+    import synthgan.cli as cli
+
+    path, _ = small
+    model = tmp_path / "m.synthgan"
+    run("fit", path, "-o", model, *FAST)
+    monkeypatch.setattr(cli, "CHUNK_ROWS", 1000)
+    sizes = []
+    original = SynthGAN._generate
+
+    def spy(self, n, native, rng):
+        sizes.append(n)
+        return original(self, n, native, rng)
+
+    monkeypatch.setattr(SynthGAN, "_generate", spy)
+    out = tmp_path / "big.parquet"
+    assert run("sample", model, "--rows", 5500, "-o", out, "--quiet").exit_code == 0
+    assert max(sizes) <= 1000 and sum(sizes) == 5500
+    assert pd.read_parquet(out).shape[0] == 5500
+
+
+def test_clear_one_line_errors(small, tmp_path):
+    path, _ = small
+    cases = [
+        (["augment", tmp_path / "nope.parquet", "--rows", "5"], "does not exist"),
+        (["augment", tmp_path / "data.xlsx", "--rows", "5"], "cannot tell the format"),
+        (["sample", tmp_path / "nope.synthgan", "--rows", "5", "-o", tmp_path / "x.csv"], "does not exist"),
+        (["augment", path, "--rows", "5", "--balance"], "--balance needs --target"),
+        (["augment", path, "--rows", "5", "--target", "zzz"], "'zzz' is not in the table"),
+    ]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("a,b\n")
+    cases.append((["augment", empty, "--rows", "5"], "holds no rows"))
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"garbage")
+    cases.append((["augment", broken, "--rows", "5"], "cannot read"))
+    for args, message in cases:
+        result = run(*args, "--quiet") if args[0] == "augment" else run(*args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_bad_condition_values(small, tmp_path):
+    path, _ = small
+    model = tmp_path / "m.synthgan"
+    run("fit", path, "-o", model, *FAST)
+    for condition, message in [("group", "column=value"), ("nope=1", "not a model column"),
+                               ("count=abc", "does not fit column 'count'"), ("group=zzz", "never occurs")]:
+        result = run("sample", model, "--rows", 5, "-o", tmp_path / "o.csv", "-c", condition, "--quiet")
+        assert result.exit_code != 0 and message in result.output, (condition, result.output)
+
+
+def test_evaluate_writes_report_and_json(small, tmp_path):
+    path, frame = small
+    synthetic = tmp_path / "synth.parquet"
+    make_mixed(200, seed=5).to_parquet(synthetic)
+    report, scores = tmp_path / "r.html", tmp_path / "r.json"
+    result = run("evaluate", path, synthetic, "--target", "group", "--report", report, "--json", scores)
+    assert result.exit_code == 0, result.output
+    assert "column_shapes" in result.output and "mia_auc" not in result.output
+    assert report.read_text().startswith("<!doctype html>")
+    assert '"fidelity"' in scores.read_text()
+    again = run("evaluate", path, synthetic, "--report", report)
+    assert again.exit_code != 0 and "--force" in again.output
+
+
+def test_subprocess_entry_points(small, tmp_path):
+    path, _ = small
+    out = tmp_path / "sub.csv"
+    done = subprocess.run([sys.executable, "-m", "synthgan", "augment", str(path), "--rows", "20", "-o", str(out),
+                           *FAST], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(out)) == 220
+    failed = subprocess.run([sys.executable, "-m", "synthgan", "sample", str(tmp_path / "missing.synthgan"),
+                             "--rows", "5", "-o", str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr and "does not exist" in failed.stderr
+    debug = subprocess.run([sys.executable, "-m", "synthgan", "--debug", "sample", str(tmp_path / "missing.synthgan"),
+                            "--rows", "5", "-o", str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_progress_bars_on_stderr(small, tmp_path):
+    path, _ = small
+    out = tmp_path / "p.parquet"
+    done = subprocess.run([sys.executable, "-m", "synthgan", "augment", str(path), "--rows", "20", "-o", str(out),
+                           "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0
+    assert "epoch" in done.stderr and done.stdout == ""
