@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from numbers import Integral, Real
 from pathlib import Path
@@ -91,6 +92,8 @@ class SynthGAN(BaseEstimator):
         Training column names, in order.
     n_features_in_ : int
         Number of training columns.
+    timings_ : dict
+        Wall-clock seconds of the transformer fit (``transformer_fit_s``) and of training (``training_s``).
 
     Examples
     --------
@@ -213,8 +216,10 @@ class SynthGAN(BaseEstimator):
         transform_rng, train_rng, sample_rng = (np.random.default_rng(s) for s in seeds[:3])
         torch_seed = int(seeds[3].generate_state(1)[0])
 
+        started = time.perf_counter()
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
         transformer.fit(X, transform_rng, discrete_columns)
+        transformer_seconds = time.perf_counter() - started
         encoded = transformer.transform(X, transform_rng)
         layout = transformer.layout_
         codes = transformer.category_codes(encoded)
@@ -228,7 +233,9 @@ class SynthGAN(BaseEstimator):
         trainer = Trainer(model, encoded, ConditionSampler(counts, codes, self.log_frequency), device, train_rng)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
                     self.model, len(X), X.shape[1], layout.dim, device)
+        started = time.perf_counter()
         history = trainer.fit(TrainingPlan(self.epochs, batch, self.critic_steps, self.max_time, self.verbose))
+        self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
 
         self.transformer_ = transformer
         self.model_ = model

@@ -1,0 +1,120 @@
+"""Fit one system on one training table and sample from it, in a process of its own.
+
+Run by ``benchmarks.run`` (one child process per system, so peak RSS belongs to that system alone):
+
+    python -m benchmarks.fit_one --system synthgan-ctgan --train train.parquet --budget 600 --out DIR
+
+Writes ``DIR/synthetic.parquet`` and ``DIR/metrics.json`` (fit seconds, transformer seconds, epochs,
+seconds per epoch, sampling rows/s, peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import resource
+import time
+from pathlib import Path
+
+import pandas as pd
+
+SYSTEMS = ("synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12", "gaussian-copula", "independent", "identity")
+MAX_EPOCHS = 100_000
+
+logger = logging.getLogger("benchmarks.fit_one")
+
+
+def _discrete(frame: pd.DataFrame) -> list:
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)
+            and not pd.api.types.is_datetime64_any_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)]
+
+
+def run_synthgan(train: pd.DataFrame, model: str, budget: float, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    from synthgan import SynthGAN
+
+    started = time.perf_counter()
+    est = SynthGAN(model=model, epochs=MAX_EPOCHS, max_time=budget, random_state=seed, verbose=False).fit(train)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    synthetic = est.sample(n)
+    sample_s = time.perf_counter() - started
+    return synthetic, {"fit_s": fit_s, "transformer_fit_s": est.timings_["transformer_fit_s"],
+                       "epochs": len(est.history_), "epoch_s": float(est.history_["seconds"].mean()),
+                       "sample_s": sample_s}
+
+
+def run_ctgan(train: pd.DataFrame, budget: float, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """The ``ctgan`` package, given as many epochs as fit its budget (measured with a 1-epoch probe)."""
+    from ctgan import CTGAN
+    from ctgan.data_transformer import DataTransformer
+
+    datetimes = [c for c in train.columns if pd.api.types.is_datetime64_any_dtype(train[c].dtype)]
+    frame = train.copy()
+    for column in datetimes:  # ctgan has no datetime support: model them as int64 nanoseconds
+        frame[column] = frame[column].astype("int64")
+    discrete = _discrete(frame)
+    started = time.perf_counter()
+    DataTransformer().fit(frame, discrete)
+    transformer_s = time.perf_counter() - started
+    started = time.perf_counter()
+    probe = CTGAN(epochs=1, enable_gpu=False)
+    probe.set_random_state(seed)
+    probe.fit(frame, discrete)
+    probe_epoch_s = max(time.perf_counter() - started - transformer_s, 1e-3)
+    epochs = max(1, math.floor((budget - transformer_s) / probe_epoch_s))
+    logger.info("ctgan: transformer %.1fs, probe epoch %.2fs -> %d epochs", transformer_s, probe_epoch_s, epochs)
+    started = time.perf_counter()
+    model = CTGAN(epochs=epochs, enable_gpu=False)
+    model.set_random_state(seed)
+    model.fit(frame, discrete)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    synthetic = model.sample(n)
+    sample_s = time.perf_counter() - started
+    for column in datetimes:
+        synthetic[column] = pd.to_datetime(synthetic[column].astype("int64")).astype(train[column].dtype)
+    return synthetic, {"fit_s": fit_s, "transformer_fit_s": transformer_s, "epochs": epochs,
+                       "epoch_s": (fit_s - transformer_s) / epochs, "sample_s": sample_s}
+
+
+def run_baseline(train: pd.DataFrame, system: str, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    from benchmarks.baselines import GaussianCopula, Identity, IndependentColumns
+
+    cls = {"gaussian-copula": GaussianCopula, "independent": IndependentColumns, "identity": Identity}[system]
+    started = time.perf_counter()
+    model = cls(random_state=seed).fit(train)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    synthetic = model.sample(n)
+    return synthetic, {"fit_s": fit_s, "sample_s": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--system", choices=SYSTEMS, required=True)
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--budget", type=float, default=600.0)
+    parser.add_argument("--rows", type=int, default=None, help="rows to sample (default: as many as train)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    train = pd.read_parquet(args.train)
+    n = args.rows or len(train)
+    if args.system.startswith("synthgan-"):
+        synthetic, metrics = run_synthgan(train, args.system.removeprefix("synthgan-"), args.budget, n, args.seed)
+    elif args.system == "ctgan-0.12":
+        synthetic, metrics = run_ctgan(train, args.budget, n, args.seed)
+    else:
+        synthetic, metrics = run_baseline(train, args.system, n, args.seed)
+    metrics["sample_rows_per_s"] = n / max(metrics["sample_s"], 1e-9)
+    metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    args.out.mkdir(parents=True, exist_ok=True)
+    synthetic.to_parquet(args.out / "synthetic.parquet", index=False)
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()

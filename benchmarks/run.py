@@ -1,0 +1,189 @@
+"""Side-by-side benchmark: synthgan vs the ``ctgan`` package vs simple baselines on real datasets.
+
+    pip install -e ".[bench]"
+    python -m benchmarks.run --datasets adult --budget 600
+
+For each dataset: constant columns are dropped (synthgan refuses them, see README), the rows are
+split 80/20 into train and holdout with one seed, train is capped at ``--max-train-rows``, and then
+every system is fitted on the same train rows in a child process of its own with the same wall-clock
+budget, samples as many rows as train, and is scored by ``synthgan.evaluation.evaluate`` against the
+same holdout. Writes ``results.csv`` (tidy), ``results.md`` (tables, speed ratios) and
+``quality.png`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.fit_one import SYSTEMS
+from synthgan.evaluation import evaluate
+
+DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+TARGETS = {"adult": "income", "bank_marketing": "y", "diabetes130": "readmitted", "abalone": "Rings",
+           "king_county_houses": "price", "german_credit": "class", "kddcup99_intrusion": "label"}
+logger = logging.getLogger("benchmarks.run")
+
+
+def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    frame = pd.read_parquet(datasets / f"{name}.parquet")
+    constant = [c for c in frame.columns if frame[c].nunique(dropna=False) <= 1]
+    frame = frame.drop(columns=constant)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    cut = int(0.8 * len(frame))
+    train, holdout = frame.iloc[order[:cut]], frame.iloc[order[cut:]]
+    return train.iloc[:max_train_rows].reset_index(drop=True), holdout.reset_index(drop=True), constant
+
+
+def headline(result, target: str) -> dict:
+    scores = result.scores
+    tstr = scores["utility"]["tstr"] if scores["utility"] else {}
+    if tstr.get("task") == "regression":
+        metric, real, synthetic = "r2", tstr["real"].get("r2"), tstr["synthetic"].get("r2")
+    else:
+        metric = "roc_auc" if "roc_auc" in tstr.get("synthetic", {}) else "macro_f1"
+        real, synthetic = tstr.get("real", {}).get(metric), tstr.get("synthetic", {}).get(metric)
+    return {"quality": scores["fidelity"].get("sdmetrics_quality"),
+            "column_shapes": scores["fidelity"]["column_shapes"], "pair_trends": scores["fidelity"]["pair_trends"],
+            "detection_auc": scores["fidelity"].get("detection_auc"), "tstr_metric": metric,
+            "tstr": synthetic, "trtr": real, "dcr_median": scores["privacy"]["dcr_synthetic_median"],
+            "dcr_holdout_median": scores["privacy"].get("dcr_holdout_median"),
+            "exact_copy_rate": scores["privacy"]["exact_copy_rate"], "mia_auc": scores["privacy"].get("mia_auc")}
+
+
+def run_system(system: str, train_path: Path, budget: float, seed: int, work: Path) -> dict:
+    out = work / system
+    command = [sys.executable, "-m", "benchmarks.fit_one", "--system", system, "--train", str(train_path),
+               "--budget", str(budget), "--seed", str(seed), "--out", str(out)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=budget * 4 + 1800)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        logger.error("%s failed: %s", system, tail[0])
+        return {"error": tail[0]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["wall_s"] = time.perf_counter() - started
+    metrics["synthetic_path"] = str(out / "synthetic.parquet")
+    return metrics
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """Pipe table with 4 significant digits (no extra dependency)."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * frame.shape[1]]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def speed_ratios(rows: pd.DataFrame) -> pd.DataFrame:
+    """ctgan / synthgan-ctgan for transformer fit, epoch time and sampling time (per dataset)."""
+    out = []
+    for dataset, group in rows.groupby("dataset"):
+        by = group.set_index("system")
+        if {"synthgan-ctgan", "ctgan-0.12"} <= set(by.index):
+            ours, theirs = by.loc["synthgan-ctgan"], by.loc["ctgan-0.12"]
+            out.append({"dataset": dataset,
+                        "transformer_fit_speedup": theirs.transformer_fit_s / ours.transformer_fit_s,
+                        "epoch_speedup": theirs.epoch_s / ours.epoch_s,
+                        "sampling_speedup": ours.sample_rows_per_s / theirs.sample_rows_per_s})
+    return pd.DataFrame(out)
+
+
+def plot(rows: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [("quality", "sdmetrics quality (higher better)"), ("detection_auc", "detection AUC (0.5 best)"),
+               ("tstr", "TSTR metric (higher better)")]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    systems = list(dict.fromkeys(rows["system"]))
+    width = 0.8 / len(systems)
+    for ax, (metric, title) in zip(axes, metrics):
+        for k, system in enumerate(systems):
+            values = [rows[(rows.dataset == d) & (rows.system == system)][metric].astype(float).mean()
+                      for d in datasets]
+            ax.bar(np.arange(len(datasets)) + k * width, values, width, label=system)
+        ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20)
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="adult", help="comma-separated names from ../shared/datasets")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per system")
+    parser.add_argument("--max-train-rows", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems {sorted(unknown)}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="synthgan-bench-") as tmp:
+        for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+            target = TARGETS[name]
+            train, holdout, dropped = load_split(name, args.datasets_dir, args.max_train_rows, args.seed)
+            logger.info("%s: train %d x %d, holdout %d, dropped constant %s", name, *train.shape, len(holdout), dropped)
+            train_path = Path(tmp) / f"{name}_train.parquet"
+            train.to_parquet(train_path, index=False)
+            for system in systems:
+                logger.info("%s / %s: fitting (budget %.0fs)", name, system, args.budget)
+                metrics = run_system(system, train_path, args.budget, args.seed, Path(tmp) / name)
+                row = {"dataset": name, "system": system, "train_rows": len(train), "budget_s": args.budget}
+                if "error" in metrics:
+                    rows.append({**row, "error": metrics["error"]})
+                    continue
+                synthetic = pd.read_parquet(metrics.pop("synthetic_path"))
+                started = time.perf_counter()
+                result = evaluate(train, synthetic, target=target, holdout=holdout, random_state=args.seed)
+                rows.append({**row, **headline(result, target), **metrics,
+                             "evaluate_s": time.perf_counter() - started})
+                logger.info("%s / %s: %s", name, system, {k: v for k, v in rows[-1].items() if k not in row})
+                pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(args.out / "results.csv", index=False)
+    ratios = speed_ratios(frame) if "epoch_s" in frame else pd.DataFrame()
+    columns = [c for c in ["dataset", "system", "quality", "detection_auc", "tstr_metric", "tstr", "trtr",
+                           "dcr_median", "dcr_holdout_median", "mia_auc", "fit_s", "transformer_fit_s", "epochs",
+                           "epoch_s", "sample_rows_per_s", "peak_rss_mb", "error"] if c in frame]
+    machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    text = [f"# Benchmark results\n\nCommand: `python -m benchmarks.run --datasets {args.datasets} "
+            f"--budget {args.budget:g} --max-train-rows {args.max_train_rows} --seed {args.seed}`\n",
+            f"Machine: {machine}\n", markdown_table(frame[columns])]
+    if len(ratios):
+        text += ["\n## Speed: ctgan 0.12 time / synthgan time (higher = synthgan faster)\n",
+                 markdown_table(ratios)]
+    (args.out / "results.md").write_text("\n".join(text) + "\n")
+    if "quality" in frame:
+        plot(frame[frame["quality"].notna()], args.out / "quality.png")
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Benchmark baselines and result tables (the heavy runs live in benchmarks/, not here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.baselines import GaussianCopula, Identity, IndependentColumns
+from benchmarks.run import markdown_table, speed_ratios
+from synthgan.evaluation import pair_trends
+from tests.conftest import make_mixed
+
+
+def test_baselines_keep_dtypes_and_size():
+    frame = make_mixed(300)
+    for cls in (GaussianCopula, IndependentColumns, Identity):
+        out = cls(random_state=0).fit(frame).sample(123)
+        assert len(out) == 123 and out.dtypes.to_dict() == frame.dtypes.to_dict(), cls.__name__
+
+
+def test_copula_keeps_correlation_that_independent_columns_lose():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    frame = pd.DataFrame({"x": x, "y": x + 0.2 * rng.normal(size=2000), "g": np.where(x > 0, "p", "n")})
+    copula = GaussianCopula(random_state=0).fit(frame).sample(2000)
+    independent = IndependentColumns(random_state=0).fit(frame).sample(2000)
+    assert np.corrcoef(copula["x"], copula["y"])[0, 1] > 0.9
+    assert abs(np.corrcoef(independent["x"], independent["y"])[0, 1]) < 0.1
+    assert pair_trends(frame, copula)["score"].mean() > pair_trends(frame, independent)["score"].mean() + 0.1
+
+
+def test_speed_ratios_and_markdown():
+    rows = pd.DataFrame([
+        {"dataset": "d", "system": "synthgan-ctgan", "transformer_fit_s": 1.0, "epoch_s": 0.5, "sample_rows_per_s": 1e5},
+        {"dataset": "d", "system": "ctgan-0.12", "transformer_fit_s": 20.0, "epoch_s": 2.0, "sample_rows_per_s": 1e4},
+    ])
+    ratios = speed_ratios(rows)
+    assert ratios.iloc[0].to_dict() == {"dataset": "d", "transformer_fit_speedup": 20.0, "epoch_speedup": 4.0,
+                                        "sampling_speedup": 10.0}
+    table = markdown_table(ratios)
+    assert table.splitlines()[0].startswith("| dataset |") and "| d | 20 | 4 | 10 |" in table
