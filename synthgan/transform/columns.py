@@ -96,8 +96,7 @@ def _kind_of(series: pd.Series, forced_discrete: bool) -> ColumnKind:
         return "numeric"
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype) or \
             pd.api.types.is_string_dtype(dtype):
-        non_null = series.dropna()
-        if len(non_null) and non_null.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+        if pd.api.types.infer_dtype(series, skipna=True) == "boolean":
             return "boolean"
         return "categorical"
     raise DataError(
