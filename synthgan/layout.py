@@ -74,20 +74,9 @@ class TableLayout:
         return np.array([s.start for s in self.spans if s.activation == "tanh"], dtype=np.int64)
 
     @cached_property
-    def softmax_spans(self) -> tuple[Span, ...]:
-        return tuple(s for s in self.spans if s.activation == "softmax")
-
-    @cached_property
-    def softmax_index(self) -> np.ndarray:
-        """Encoded columns inside softmax spans, in layout order."""
-        parts = [np.arange(s.start, s.stop) for s in self.softmax_spans]
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-    @cached_property
-    def softmax_segment(self) -> np.ndarray:
-        """For each entry of :attr:`softmax_index`, the number of its softmax span."""
-        parts = [np.full(s.width, k) for k, s in enumerate(self.softmax_spans)]
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    def column_span(self) -> np.ndarray:
+        """For each encoded column, the number of the span it belongs to."""
+        return np.repeat(np.arange(len(self.spans)), [s.width for s in self.spans]).astype(np.int64)
 
     @cached_property
     def condition_spans(self) -> tuple[Span, ...]:
@@ -104,12 +93,6 @@ class TableLayout:
         """Encoded column of each conditional-vector entry."""
         parts = [np.arange(s.start, s.stop) for s in self.condition_spans]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-    @cached_property
-    def condition_offset(self) -> np.ndarray:
-        """Start of each condition span inside the conditional vector (length ``n_spans + 1``)."""
-        widths = [s.width for s in self.condition_spans]
-        return np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
 
     def spans_of(self, column: str) -> tuple[Span, ...]:
         """All spans of one source column, in order."""

@@ -65,7 +65,7 @@ class Trainer:
         if self.sampler is None:
             rows = torch.as_tensor(self.rng.integers(len(self.data), size=n), device=self.device)
             empty = self._empty.expand(n, 0)
-            return Batch(self.data[rows], empty, empty, None)
+            return Batch(self.data[rows], empty, empty)
         span, category = self.sampler.draw_training(n, self.rng)
         entry = self.sampler.entry(span, category)
         perm = self.rng.permutation(n)
@@ -73,8 +73,7 @@ class Trainer:
         condition = self._condition(entry)
         return Batch(real=self.data[torch.as_tensor(rows, device=self.device)],
                      real_condition=condition[torch.as_tensor(perm, device=self.device)],
-                     condition=condition,
-                     condition_entry=torch.as_tensor(entry, device=self.device))
+                     condition=condition)
 
     def fit(self, plan: TrainingPlan) -> list[dict]:
         """Train; returns one history record per epoch."""

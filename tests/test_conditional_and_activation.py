@@ -21,9 +21,9 @@ LAYOUT = TableLayout((
 def test_layout_derived_indices():
     assert LAYOUT.dim == 10
     assert LAYOUT.tanh_index.tolist() == [0]
-    assert LAYOUT.softmax_segment.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    assert LAYOUT.column_span.tolist() == [0, 1, 1, 1, 2, 2, 3, 3, 3, 3]
     assert LAYOUT.condition_index.tolist() == list(range(4, 10))
-    assert LAYOUT.condition_offset.tolist() == [0, 2, 6]
+    assert LAYOUT.condition_dim == 6
     with pytest.raises(ValueError):
         TableLayout((Span("x", "value", "tanh", 0, 1), Span("y", "value", "tanh", 2, 3)))
 
@@ -50,12 +50,13 @@ def test_condition_loss_is_cross_entropy_of_the_requested_span():
     act = SpanActivation(LAYOUT, torch.device("cpu"))
     raw = torch.randn(3, 10, generator=torch.Generator().manual_seed(0))
     entry = torch.tensor([1, 2, 5])  # c=second level; d=first; d=fourth
+    condition = torch.nn.functional.one_hot(entry, LAYOUT.condition_dim).float()
     expected = torch.stack([
         torch.nn.functional.cross_entropy(raw[0:1, 4:6], torch.tensor([1])),
         torch.nn.functional.cross_entropy(raw[1:2, 6:10], torch.tensor([0])),
         torch.nn.functional.cross_entropy(raw[2:3, 6:10], torch.tensor([3])),
     ]).mean()
-    assert torch.allclose(act.condition_loss(raw, entry), expected, atol=1e-6)
+    assert torch.allclose(act.condition_loss(raw, condition), expected, atol=1e-6)
 
 
 def test_training_draw_uses_log_frequency_and_returns_matching_rows():

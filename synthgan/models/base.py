@@ -22,15 +22,12 @@ class Batch:
     real_condition : Tensor (batch, condition_dim)
         Conditional vector paired with ``real`` (zero width for unconditional models).
     condition : Tensor (batch, condition_dim)
-        Conditional vector the generator is asked to honour.
-    condition_entry : LongTensor (batch,) or None
-        Index of the requested category in the conditional vector (None when unconditional).
+        One-hot conditional vectors the generator is asked to honour.
     """
 
     real: torch.Tensor
     real_condition: torch.Tensor
     condition: torch.Tensor
-    condition_entry: torch.Tensor | None
 
 
 @dataclass(frozen=True)

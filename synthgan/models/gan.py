@@ -80,8 +80,8 @@ class AdversarialModel:
         raw, fake = self._fake(batch.condition, self.rng)
         score = self._score(fake, batch.condition)
         loss = -score.mean() if self.config.loss == "wgan-gp" else F.softplus(-score).mean()
-        if batch.condition_entry is not None:
-            loss = loss + self.activation.condition_loss(raw, batch.condition_entry)
+        if batch.condition.shape[1]:
+            loss = loss + self.activation.condition_loss(raw, batch.condition)
         self.generator_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.generator_opt.step()
