@@ -257,11 +257,16 @@ class SynthGAN(BaseEstimator):
             return None
         layout = self.transformer_.layout_
         for k, span in enumerate(layout.condition_spans):
-            if span.column in conditions:
-                state = self.transformer_.states_[list(self.feature_names_in_).index(span.column)]
-                value = _as_level(conditions[span.column])
-                if value in state.levels:
-                    return k, state.levels.index(value)
+            if span.column not in conditions:
+                continue
+            value = _as_level(conditions[span.column])
+            if span.role == "missing":
+                if value is None:
+                    return k, 1
+                continue
+            state = self.transformer_.states_[list(self.feature_names_in_).index(span.column)]
+            if value in state.levels:
+                return k, state.levels.index(value)
         return None
 
     def _check_conditions(self, conditions: Mapping[Any, Any]) -> None:

@@ -80,8 +80,9 @@ class TableLayout:
 
     @cached_property
     def condition_spans(self) -> tuple[Span, ...]:
-        """Category spans: the discrete columns the conditional vector ranges over."""
-        return tuple(s for s in self.spans if s.role == "category")
+        """Spans the conditional vector ranges over: discrete columns' categories and numeric
+        columns' missing indicators (so training-by-sampling also teaches the missing rate)."""
+        return tuple(s for s in self.spans if s.role in ("category", "missing"))
 
     @property
     def condition_dim(self) -> int:

@@ -168,3 +168,17 @@ def test_bad_params_are_rejected_in_fit(mixed, param, value, message):
 def test_table_smaller_than_pac(mixed):
     with pytest.raises(SynthGANError, match="fewer than pac"):
         SynthGAN(**FAST).fit(mixed.head(3))
+
+
+def test_missing_values_are_generated_at_about_the_real_rate():
+    rng = np.random.default_rng(0)
+    n = 600
+    values = rng.normal(size=n)
+    values[rng.random(n) < 0.3] = np.nan
+    frame = pd.DataFrame({"v": values, "c": pd.Series(rng.choice(["a", "b", None], n, p=[0.5, 0.2, 0.3]),
+                                                      dtype=object)})
+    est = SynthGAN(**{**FAST, "epochs": 40}, random_state=0).fit(frame)
+    out = est.sample(4000)
+    assert abs(out["v"].isna().mean() - frame["v"].isna().mean()) < 0.1
+    assert abs(out["c"].isna().mean() - frame["c"].isna().mean()) < 0.1
+    assert 0 < out["v"].isna().mean() < 1

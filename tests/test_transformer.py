@@ -48,7 +48,9 @@ def test_layout_covers_matrix_and_encodes_one_hots(mixed):
             assert (np.abs(block) < 1).all(), span
     roles = {(s.column, s.role) for s in layout.spans}
     assert ("amount", "missing") in roles and ("count", "missing") not in roles
-    assert [s.column for s in layout.condition_spans] == ["flag", "group", "city", "size"]
+    assert [(s.column, s.role) for s in layout.condition_spans] == [
+        ("amount", "missing"), ("flag", "category"), ("group", "category"), ("city", "category"),
+        ("size", "category")]
 
 
 def test_mode_count_is_capped_and_finds_two_modes(mixed):
