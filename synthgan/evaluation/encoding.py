@@ -49,10 +49,28 @@ def _levels(series: pd.Series, max_levels: int) -> list:
 
 
 class FeatureEncoder:
-    """Standardized numeric block plus one-hot block, fitted on the real table."""
+    """Standardized numbers plus categories, fitted on the real table.
 
-    def __init__(self, max_levels: int = MAX_LEVELS):
+    With ``onehot=True`` (for distances) numbers get a missing indicator and categories a scaled
+    one-hot block. With ``onehot=False`` (for tree models) numbers keep NaN for missing and each
+    category column is one column of integer codes; :attr:`categorical_mask_` marks those columns
+    for ``HistGradientBoosting*(categorical_features=...)``.
+    """
+
+    def __init__(self, max_levels: int = MAX_LEVELS, onehot: bool = True):
         self.max_levels = max_levels
+        self.onehot = onehot
+
+    @property
+    def categorical_mask_(self) -> np.ndarray:
+        """Which output columns hold category codes (``onehot=False`` only)."""
+        return np.array([False] * len(self.numeric_) + [True] * len(self.discrete_))
+
+    @property
+    def tree_categorical_features(self) -> list | None:
+        """``categorical_features`` argument for scikit-learn's histogram gradient boosting."""
+        mask = self.categorical_mask_
+        return mask.tolist() if mask.any() else None
 
     def fit(self, real: pd.DataFrame) -> FeatureEncoder:
         self.numeric_ = [c for c in real.columns if is_numeric_column(real[c])]
@@ -68,13 +86,19 @@ class FeatureEncoder:
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         parts = []
         if self.numeric_:
-            block = np.column_stack([numeric_values(frame[c]) for c in self.numeric_])
+            block = (np.column_stack([numeric_values(frame[c]) for c in self.numeric_]) - self.mean_) / self.std_
             missing = np.isnan(block)
-            parts.append(np.where(missing, 0.0, (block - self.mean_) / self.std_))
-            parts.append(missing.astype(np.float64))
+            if not self.onehot:
+                parts.append(block)
+            else:
+                parts.append(np.where(missing, 0.0, block))
+                parts.append(missing.astype(np.float64))
         for column in self.discrete_:
             levels = self.levels_[column]
             codes = level_codes(frame[column], levels)
+            if not self.onehot:
+                parts.append(codes[:, None].astype(np.float64))
+                continue
             onehot = np.zeros((len(frame), len(levels) + 2))
             onehot[np.arange(len(frame)), codes] = 1.0
             # scale so that a category mismatch costs as much as a 1-sd numeric gap

@@ -100,13 +100,14 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, rng: np.random.Ge
     n = min(len(real), len(synthetic), max_rows)
     real_rows = real.iloc[rng.choice(len(real), n, replace=False)]
     synthetic_rows = synthetic[real.columns].iloc[rng.choice(len(synthetic), n, replace=False)]
-    encoder = FeatureEncoder().fit(real_rows)
+    encoder = FeatureEncoder(onehot=False).fit(real_rows)
     X = np.vstack([encoder.transform(real_rows), encoder.transform(synthetic_rows)])
     y = np.concatenate([np.zeros(n), np.ones(n)])
     scores = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(rng.integers(2**31 - 1)))
     for train, test in splitter.split(X, y):
-        model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
+        model = HistGradientBoostingClassifier(max_iter=100, random_state=0,
+                                               categorical_features=encoder.tree_categorical_features)
         model.fit(X[train], y[train])
         scores[test] = model.predict_proba(X[test])[:, 1]
     return float(roc_auc_score(y, scores))

@@ -38,10 +38,11 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return np.asarray([str(v) for v in y], dtype=object)
 
 
-def _model(task: str, seed: int):
+def _model(task: str, seed: int, encoder: FeatureEncoder):
+    params = dict(max_iter=200, random_state=seed, categorical_features=encoder.tree_categorical_features)
     if task == "classification":
-        return HistGradientBoostingClassifier(max_iter=200, random_state=seed)
-    return HistGradientBoostingRegressor(max_iter=200, random_state=seed)
+        return HistGradientBoostingClassifier(**params)
+    return HistGradientBoostingRegressor(**params)
 
 
 def _scores(task: str, model, X: np.ndarray, y: np.ndarray, classes: np.ndarray) -> dict:
@@ -75,7 +76,7 @@ def train_synthetic_test_real(train: pd.DataFrame, synthetic: pd.DataFrame, test
     if target not in train.columns:
         raise DataError(f"target column {target!r} is not in the table")
     task = task_of(train[target])
-    encoder = FeatureEncoder().fit(train.drop(columns=[target]))
+    encoder = FeatureEncoder(onehot=False).fit(train.drop(columns=[target]))
     X_test, y_test = _xy(test, target, encoder)
     classes = np.unique(_labels(np.concatenate([train[target].dropna().to_numpy(),
                                                 synthetic[target].dropna().to_numpy()]))) \
@@ -83,7 +84,7 @@ def train_synthetic_test_real(train: pd.DataFrame, synthetic: pd.DataFrame, test
     out: dict = {"task": task}
     for name, frame in (("real", train), ("synthetic", synthetic)):
         X, y = _xy(frame, target, encoder)
-        model = _model(task, seed)
+        model = _model(task, seed, encoder)
         if task == "classification":
             y = _labels(y)
             if len(np.unique(y)) < 2:
@@ -117,7 +118,7 @@ def augmentation_gain(train: pd.DataFrame, synthetic: pd.DataFrame, test: pd.Dat
     picks = [rng.choice(np.flatnonzero(labels == c), max(2, int(round(small_fraction * (labels == c).sum()))),
                         replace=False) for c in np.unique(labels)]
     small = train.iloc[np.sort(np.concatenate(picks))]
-    encoder = FeatureEncoder().fit(small.drop(columns=[target]))
+    encoder = FeatureEncoder(onehot=False).fit(small.drop(columns=[target]))
     X_small, y_small = _xy(small, target, encoder)
     y_small = _labels(y_small)
     X_test, y_test = _xy(test, target, encoder)
@@ -126,7 +127,7 @@ def augmentation_gain(train: pd.DataFrame, synthetic: pd.DataFrame, test: pd.Dat
     minority = str(counts.index[-1])
 
     def score(X: np.ndarray, y: np.ndarray) -> dict:
-        model = _model("classification", seed).fit(X, y)
+        model = _model("classification", seed, encoder).fit(X, y)
         predicted = model.predict(X_test)
         return {"macro_f1": float(f1_score(y_test, predicted, average="macro")),
                 "minority_f1": _minority_f1(y_test, predicted, minority), "train_rows": int(len(y))}
@@ -142,7 +143,7 @@ def augmentation_gain(train: pd.DataFrame, synthetic: pd.DataFrame, test: pd.Dat
     else:
         result["synthetic_augmented"] = result["real_only"]
     try:
-        from imblearn.over_sampling import SMOTE
+        from imblearn.over_sampling import SMOTE, SMOTENC
     except ImportError:
         result["smote"] = None
         result["smote_note"] = "imbalanced-learn is not installed (pip install synthgan[bench])"
@@ -152,7 +153,13 @@ def augmentation_gain(train: pd.DataFrame, synthetic: pd.DataFrame, test: pd.Dat
             result["smote"] = None
             result["smote_note"] = "a class has fewer than 2 rows"
         else:
-            X_res, y_res = SMOTE(k_neighbors=neighbours, random_state=seed).fit_resample(X_small, y_small)
+            mask = encoder.categorical_mask_
+            # SMOTE interpolates; numbers' NaN become 0 (the mean) and category codes are drawn
+            # from the neighbours (SMOTE-NC) rather than averaged
+            X_fill = np.nan_to_num(X_small)
+            sampler = SMOTENC(np.flatnonzero(mask).tolist(), k_neighbors=neighbours, random_state=seed) if mask.any() and not mask.all() \
+                else SMOTE(k_neighbors=neighbours, random_state=seed)
+            X_res, y_res = sampler.fit_resample(X_fill, y_small)
             result["smote"] = score(X_res, y_res)
     result["gain_vs_real_only"] = result["synthetic_augmented"]["macro_f1"] - result["real_only"]["macro_f1"]
     if result.get("smote"):
