@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from synthgan.evaluation.metadata import sdtype_of
+from synthgan.transform.columns import continuous_values
 
 MAX_LEVELS = 50
 
@@ -21,12 +22,7 @@ MAX_LEVELS = 50
 def numeric_values(series: pd.Series) -> np.ndarray:
     """Float64 values of a numerical or datetime column, NaN where missing."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        stamps = series.to_numpy(dtype="datetime64[ns]")
-        values = stamps.view(np.int64).astype(np.float64)
-        values[np.isnat(stamps)] = np.nan
-        return values
+        return continuous_values(series, "datetime")
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
