@@ -240,6 +240,7 @@ class SynthGAN(BaseEstimator):
         self.transformer_ = transformer
         self.model_ = model
         self.condition_counts_ = counts
+        self._generation_sampler = ConditionSampler(counts)
         self.history_ = pd.DataFrame(history, columns=["epoch", "generator_loss", "critic_loss", "seconds"])
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = X.shape[1]
@@ -285,7 +286,7 @@ class SynthGAN(BaseEstimator):
                                          "so rows with it missing cannot be generated")
             elif isinstance(state, CategoryState):
                 if _as_level(value) not in state.all_levels:
-                    shown = [v for v in state.all_levels[:20]]
+                    shown = list(state.all_levels[:20])
                     raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
                                          f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
             else:
@@ -298,13 +299,13 @@ class SynthGAN(BaseEstimator):
                                          f"range; choose a value in the observed range")
 
     def _generate(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
-        sampler = ConditionSampler(self.condition_counts_)
+        sampler = self._generation_sampler
         device = self.device_
         if self.model_.conditional and sampler.n_spans:
             if native is None:
                 entry = sampler.entry(*sampler.draw_empirical(n, rng))
             else:
-                entry = np.full(n, sampler.offset[native[0]] + native[1])
+                entry = sampler.entry(np.full(n, native[0]), np.full(n, native[1]))
             condition = torch.as_tensor(sampler.vectors(entry), device=device)
         else:
             condition = torch.zeros(n, 0, device=device)
@@ -414,6 +415,7 @@ class SynthGAN(BaseEstimator):
             raise ModelFileError(f"{path}: weights do not match the stored layout ({exc})") from None
         self.model_ = model
         self.condition_counts_ = [np.asarray(c, dtype=np.int64) for c in metadata["condition_counts"]]
+        self._generation_sampler = ConditionSampler(self.condition_counts_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
