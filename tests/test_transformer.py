@@ -113,13 +113,31 @@ def test_mixture_is_fitted_on_a_row_sample(monkeypatch):
     import synthgan.transform.modes as modes
 
     seen = []
-    original = modes.BayesianGaussianMixture.fit
+    original = modes._fit_mixtures
 
-    def spy(self, X, y=None):
-        seen.append(len(X))
-        return original(self, X, y)
+    def spy(values, counts, n_components, max_modes):
+        seen.append([int(c.sum()) for c in counts])
+        return original(values, counts, n_components, max_modes)
 
-    monkeypatch.setattr(modes.BayesianGaussianMixture, "fit", spy)
-    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30_000)})
+    monkeypatch.setattr(modes, "_fit_mixtures", spy)
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30_000), "y": np.arange(30_000) % 7})
     fit_transform(frame, gmm_max_rows=1000)
-    assert seen == [1000]
+    assert seen == [[1000, 1000]]
+
+
+def test_mixtures_fitted_together_equal_mixtures_fitted_alone():
+    from synthgan.transform.modes import fit_modes
+
+    rng = np.random.default_rng(3)
+    columns = [np.r_[rng.normal(0, 1, 700), rng.normal(8, 0.5, 300)], rng.integers(0, 5, 400).astype(float),
+               rng.exponential(2.0, 2000), np.full(50, 4.0)]
+    together = fit_modes(columns, 10, 5000, np.random.default_rng(0))
+    alone = [fit_modes([c], 10, 5000, np.random.default_rng(0))[0] for c in columns]
+    for a, b in zip(together, alone):
+        # the batch iterates until every column has converged, so a column may get a few more steps
+        np.testing.assert_allclose(a.means, b.means, atol=1e-3)
+        np.testing.assert_allclose(a.weights, b.weights, atol=1e-3)
+    assert together[3].n_modes == 1  # a single distinct value gets one mode
+    assert together[1].n_modes <= 5  # never more modes than distinct values
+    centers = sorted(np.asarray(together[0].means) * together[0].scale + together[0].loc)
+    assert abs(centers[0]) < 0.5 and abs(centers[-1] - 8) < 0.5

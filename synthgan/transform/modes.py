@@ -1,22 +1,27 @@
-"""Mode-specific normalization of one numeric column (Xu et al., 2019, section 4.2).
+"""Mode-specific normalization of numeric columns (Xu et al., 2019, section 4.2).
 
-A variational (Dirichlet-process) Gaussian mixture is fitted on a row sample of the standardized
-column. Each value is then represented by a one-hot mode, drawn from the mode posterior, and a
+A variational (Dirichlet-process) Gaussian mixture is fitted on a row sample of each standardized
+column; all columns' mixtures are fitted together by one vectorized update loop. Each value is then represented by a one-hot mode, drawn from the mode posterior, and a
 scalar ``alpha = (z - mu_k) / (4 sigma_k)`` clipped to (-1, 1). Only the mixture parameters are
-kept, so encoding after :func:`fit_modes` needs no scikit-learn object and the state is plain JSON.
+kept, so encoding after :func:`fit_modes` needs no fitted estimator object and the state is plain JSON.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import BayesianGaussianMixture
+from scipy.special import digamma
 
 WEIGHT_THRESHOLD = 0.005
 ALPHA_LIMIT = 0.99
+MAX_ITER = 100
+TOL = 1e-4
+COLUMNS_PER_BATCH = 64  # bounds the (components, values) arrays to ~26 MB each at 5000 rows
+PRIOR_CONCENTRATION = 1e-3  # stick-breaking Beta(1, gamma): small gamma prunes unneeded modes
+PRIOR_BETA = 1.0  # mean precision relative to the component precision
+PRIOR_A, PRIOR_B = 0.5, 0.5  # Gamma prior of the precision: one pseudo-observation of unit variance
 
 
 @dataclass(frozen=True)
@@ -43,48 +48,127 @@ class ModeState:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def fit_modes(values: np.ndarray, max_modes: int, max_rows: int, rng: np.random.Generator) -> ModeState:
-    """Fit the mode mixture of a column's non-missing values.
+def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
+              rng: np.random.Generator) -> list[ModeState]:
+    """Fit the mode mixtures of several columns at once, one mixture per column.
 
     Parameters
     ----------
-    values : ndarray of float64
-        Finite, non-missing values.
+    columns : sequence of ndarray of float64
+        Each column's finite, non-missing values (at least one value each).
     max_modes : int
         Upper bound on mixture components.
     max_rows : int
-        The mixture is fitted on at most this many rows drawn without replacement.
+        Each mixture is fitted on at most this many rows drawn without replacement.
     rng : numpy Generator
-        Source of the row sample and the mixture's seed.
+        Source of the row samples.
+
+    Returns
+    -------
+    list of ModeState
+        One per column, in order.
     """
-    loc = float(values.mean())
-    scale = float(values.std()) or 1.0
-    z = (values - loc) / scale
-    if len(z) > max_rows:
-        z = rng.choice(z, size=max_rows, replace=False)
-    n_unique = len(np.unique(z[: min(len(z), 100_000)]))
-    n_components = int(min(max_modes, n_unique))
-    if n_components < 2:
-        means, stds, weights = np.array([0.0]), np.array([1.0]), np.array([1.0])
-    else:
-        mixture = BayesianGaussianMixture(
-            n_components=n_components,
-            weight_concentration_prior_type="dirichlet_process",
-            weight_concentration_prior=1e-3,
-            max_iter=100,
-            n_init=1,
-            random_state=int(rng.integers(2**31 - 1)),
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mixture.fit(z.reshape(-1, 1))
-        keep = mixture.weights_ > WEIGHT_THRESHOLD
-        means = mixture.means_[keep, 0]
-        stds = np.sqrt(mixture.covariances_[keep, 0, 0])
-        weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
-    return ModeState(loc=loc, scale=scale, means=tuple(map(float, means)), stds=tuple(map(float, stds)),
-                     weights=tuple(map(float, weights)), minimum=float(values.min()),
-                     maximum=float(values.max()))
+    uniques, counts, locs, scales, n_components = [], [], [], [], []
+    for values in columns:
+        loc = float(values.mean())
+        scale = float(values.std()) or 1.0
+        z = (values - loc) / scale
+        if len(z) > max_rows:
+            z = rng.choice(z, size=max_rows, replace=False)
+        unique, count = np.unique(z, return_counts=True)  # repeated values become weights
+        uniques.append(unique)
+        counts.append(count)
+        locs.append(loc)
+        scales.append(scale)
+        n_components.append(int(min(max_modes, len(unique))))
+    fitted: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for first in range(0, len(columns), COLUMNS_PER_BATCH):
+        batch = slice(first, first + COLUMNS_PER_BATCH)
+        weights, means, stds = _fit_mixtures(uniques[batch], counts[batch], np.array(n_components[batch]), max_modes)
+        fitted += zip(weights.T, means.T, stds.T)
+    states = []
+    for k, values in enumerate(columns):
+        weights, means, stds = fitted[k]
+        keep = weights > WEIGHT_THRESHOLD
+        if n_components[k] < 2 or not keep.any():
+            means, stds, weights = np.array([0.0]), np.array([1.0]), np.array([1.0])
+        else:
+            means, stds, weights = means[keep], stds[keep], weights[keep] / weights[keep].sum()
+        states.append(ModeState(loc=locs[k], scale=scales[k], means=tuple(map(float, means)),
+                                stds=tuple(map(float, stds)), weights=tuple(map(float, weights)),
+                                minimum=float(values.min()), maximum=float(values.max())))
+    return states
+
+
+def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_components: np.ndarray,
+                  max_modes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean-field variational inference for a batch of 1-D Gaussian mixtures.
+
+    Model (Bishop, PRML section 10.2, with the stick-breaking weights of Blei & Jordan, 2006):
+    ``v_k ~ Beta(1, gamma)``, ``pi_k = v_k prod_{j<k} (1 - v_j)``, ``lambda_k ~ Gamma(a0, b0)``,
+    ``mu_k | lambda_k ~ N(0, 1 / (beta0 lambda_k))`` on standardized values. Each column comes as its
+    sorted distinct values with their counts; the columns are laid end to end (segments), so every
+    update is one array operation of shape (components, values) and per-column sums are
+    ``np.add.reduceat`` over the segments. Responsibilities start from equal-frequency bins.
+
+    Returns the expected weights, posterior means and standard deviations, each (max_modes, columns);
+    components beyond a column's ``n_components`` get weight 0.
+    """
+    lengths = np.array([len(v) for v in values])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    segment = np.repeat(np.arange(len(values)), lengths)
+    z = np.concatenate(values)
+    weight = np.concatenate(counts).astype(np.float64)
+    total = np.add.reduceat(weight, starts)
+    components = np.maximum(n_components, 1)
+    valid = np.arange(max_modes)[:, None] < components[None, :]
+    cumulative = np.cumsum(weight)
+    position = (cumulative - 0.5 * weight - (cumulative - weight)[starts][segment]) / total[segment]
+    bins = np.minimum((position * components[segment]).astype(int), components[segment] - 1)
+    resp = (np.arange(max_modes)[:, None] == bins[None, :]) * weight
+    previous = None
+    for _ in range(MAX_ITER):
+        mass, means, a, b, beta = _posterior(z, resp, starts, segment)
+        if previous is not None and np.max(np.abs(mass - previous) / total) < TOL:
+            break
+        previous = mass
+        offset = _expected_log_weights(mass) + 0.5 * (digamma(a) - np.log(b)) - 0.5 / beta
+        offset = np.where(valid, offset, -np.inf)
+        log_rho = offset[:, segment] - 0.5 * (a / b)[:, segment] * (z - means[:, segment]) ** 2
+        log_rho -= log_rho.max(axis=0)
+        resp = np.exp(log_rho)
+        resp *= weight / resp.sum(axis=0)
+    alpha1, alpha2 = _stick_parameters(mass)
+    expected_v = alpha1 / (alpha1 + alpha2)
+    remaining = np.concatenate([np.ones((1, len(values))), np.cumprod(1 - expected_v, axis=0)[:-1]], axis=0)
+    weights = np.where(valid, expected_v * remaining, 0.0)
+    return weights, means, np.sqrt(b / a)
+
+
+def _posterior(z: np.ndarray, resp: np.ndarray, starts: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Normal-Gamma posterior of each (component, column) given responsibilities (components, values)."""
+    mass = np.add.reduceat(resp, starts, axis=1) + 1e-10
+    xbar = np.add.reduceat(resp * z, starts, axis=1) / mass
+    spread = np.add.reduceat(resp * (z - xbar[:, segment]) ** 2, starts, axis=1) / mass
+    beta = PRIOR_BETA + mass
+    means = mass * xbar / beta
+    a = PRIOR_A + 0.5 * mass
+    b = PRIOR_B + 0.5 * (mass * spread + PRIOR_BETA * mass * xbar**2 / beta)
+    return mass, means, a, b, beta
+
+
+def _stick_parameters(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beta posterior of each stick fraction; components on axis 0."""
+    later = np.cumsum(mass[::-1], axis=0)[::-1] - mass
+    return 1.0 + mass, PRIOR_CONCENTRATION + later
+
+
+def _expected_log_weights(mass: np.ndarray) -> np.ndarray:
+    alpha1, alpha2 = _stick_parameters(mass)
+    total = digamma(alpha1 + alpha2)
+    log_v, log_rest = digamma(alpha1) - total, digamma(alpha2) - total
+    before = np.concatenate([np.zeros((1, mass.shape[1])), np.cumsum(log_rest, axis=0)[:-1]], axis=0)
+    return log_v + before
 
 
 def encode_modes(state: ModeState, values: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -45,16 +45,12 @@ class DataTransformer:
             discrete_columns: Iterable[str] | None = None) -> DataTransformer:
         """Detect column kinds, fit each column's encoder and build the layout."""
         self.specs_ = detect_columns(df, discrete_columns)
-        self.states_: list[ColumnState] = []
-        for spec in self.specs_:
-            series = df[spec.name]
-            if spec.continuous:
-                values = continuous_values(series, spec.kind)
-                state: ColumnState = fit_modes(values[~np.isnan(values)], self.max_modes,
-                                               self.gmm_max_rows, rng)
-            else:
-                state = fit_categories(series, self.max_categories)
-            self.states_.append(state)
+        continuous = [spec for spec in self.specs_ if spec.continuous]
+        values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
+        mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], self.max_modes, self.gmm_max_rows, rng))
+        self.states_: list[ColumnState] = [
+            next(mixtures) if spec.continuous else fit_categories(df[spec.name], self.max_categories)
+            for spec in self.specs_]
         self.layout_ = self._build_layout()
         return self
 
