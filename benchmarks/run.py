@@ -8,7 +8,7 @@ split 80/20 into train and holdout with one seed, train is capped at ``--max-tra
 every system is fitted on the same train rows in a child process of its own with the same wall-clock
 budget, samples as many rows as train, and is scored by ``synthgan.evaluation.evaluate`` against the
 same holdout. Writes ``results.csv`` (tidy), ``results.md`` (tables, speed ratios) and
-``quality.png`` under ``--out``.
+``quality.png`` and ``speed.png`` under ``--out``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -77,6 +78,27 @@ def run_system(system: str, train_path: Path, budget: float, seed: int, work: Pa
     return metrics
 
 
+def machine_description() -> str:
+    """Platform, CPU model and count, and the library versions that set the figures."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = [f"Python {platform.python_version()}", f"torch {torch.__version__}",
+                f"{torch.get_num_threads()} torch threads", f"pandas {pd.__version__}"]
+    try:
+        from importlib.metadata import version
+
+        versions.append(f"ctgan {version('ctgan')}")
+    except Exception:  # noqa: BLE001 - ctgan is optional
+        pass
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs; " + ", ".join(versions)
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """Pipe table with 4 significant digits (no extra dependency)."""
     def cell(value) -> str:
@@ -126,6 +148,24 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+    timed = rows[rows["system"].isin(["synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12"])]
+    if "epoch_s" not in timed or timed["epoch_s"].isna().all():
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    systems = list(dict.fromkeys(timed["system"]))
+    width = 0.8 / len(systems)
+    for ax, metric in zip(axes, ["transformer_fit_s", "epoch_s"]):
+        for k, system in enumerate(systems):
+            values = [timed[(timed.dataset == d) & (timed.system == system)][metric].astype(float).mean()
+                      for d in datasets]
+            ax.bar(np.arange(len(datasets)) + k * width, values, width, label=system)
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20)
+        ax.set_title(f"{metric} (log scale, lower better)", fontsize=10)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path.with_name("speed.png"), dpi=90)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -172,10 +212,9 @@ def main() -> None:
     columns = [c for c in ["dataset", "system", "quality", "detection_auc", "tstr_metric", "tstr", "trtr",
                            "dcr_median", "dcr_holdout_median", "mia_auc", "fit_s", "transformer_fit_s", "epochs",
                            "epoch_s", "sample_rows_per_s", "peak_rss_mb", "error"] if c in frame]
-    machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
     text = [f"# Benchmark results\n\nCommand: `python -m benchmarks.run --datasets {args.datasets} "
-            f"--budget {args.budget:g} --max-train-rows {args.max_train_rows} --seed {args.seed}`\n",
-            f"Machine: {machine}\n", markdown_table(frame[columns])]
+            f"--systems {','.join(systems)} --budget {args.budget:g} --max-train-rows {args.max_train_rows} "
+            f"--seed {args.seed}`\n", f"Machine: {machine_description()}\n", markdown_table(frame[columns])]
     if len(ratios):
         text += ["\n## Speed: ctgan 0.12 time / synthgan time (higher = synthgan faster)\n",
                  markdown_table(ratios)]
