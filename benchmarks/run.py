@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--keep-synthetic", action="store_true",
+                        help="also write each system's synthetic rows to OUT/synthetic/DATASET__SYSTEM.parquet")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -200,6 +202,9 @@ def main() -> None:
                     rows.append({**row, "error": metrics["error"]})
                     continue
                 synthetic = pd.read_parquet(metrics.pop("synthetic_path"))
+                if args.keep_synthetic:
+                    (args.out / "synthetic").mkdir(exist_ok=True)
+                    synthetic.to_parquet(args.out / "synthetic" / f"{name}__{system}.parquet", index=False)
                 started = time.perf_counter()
                 result = evaluate(train, synthetic, target=target, holdout=holdout, random_state=args.seed)
                 rows.append({**row, **headline(result, target), **metrics,
