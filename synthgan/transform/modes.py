@@ -21,6 +21,7 @@ TOL = 1e-4
 COLUMNS_PER_BATCH = 64  # bounds the (components, values) arrays to ~26 MB each at 5000 rows
 PRIOR_CONCENTRATION = 1e-3  # stick-breaking Beta(1, gamma): small gamma prunes unneeded modes
 PRIOR_BETA = 1.0  # mean precision relative to the component precision
+MIN_STD = 1e-4  # floor of a mode's standard deviation, in column standard deviations
 PRIOR_A, PRIOR_B = 0.5, 0.5  # Gamma prior of the precision: one pseudo-observation of unit variance
 
 
@@ -111,7 +112,7 @@ def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_
     update is one array operation of shape (components, values) and per-column sums are
     ``np.add.reduceat`` over the segments. Responsibilities start from equal-frequency bins.
 
-    Returns the expected weights, posterior means and standard deviations, each (max_modes, columns);
+    Returns the expected weights and each component's weighted mean and standard deviation, each (max_modes, columns);
     components beyond a column's ``n_components`` get weight 0.
     """
     lengths = np.array([len(v) for v in values])
@@ -128,7 +129,7 @@ def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_
     resp = (np.arange(max_modes)[:, None] == bins[None, :]) * weight
     previous = None
     for _ in range(MAX_ITER):
-        mass, means, a, b, beta = _posterior(z, resp, starts, segment)
+        mass, means, a, b, beta, xbar, spread = _posterior(z, resp, starts, segment)
         if previous is not None and np.max(np.abs(mass - previous) / total) < TOL:
             break
         previous = mass
@@ -142,7 +143,10 @@ def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_
     expected_v = alpha1 / (alpha1 + alpha2)
     remaining = np.concatenate([np.ones((1, len(values))), np.cumprod(1 - expected_v, axis=0)[:-1]], axis=0)
     weights = np.where(valid, expected_v * remaining, 0.0)
-    return weights, means, np.sqrt(b / a)
+    # the modes kept are the components' own weighted mean and spread, not the prior-shrunk posterior:
+    # a point mass (say 92% zeros) then decodes to exactly its value instead of a blur of width
+    # ~1/sqrt(count) std that the prior would add
+    return weights, xbar, np.sqrt(np.maximum(spread, MIN_STD**2))
 
 
 def _posterior(z: np.ndarray, resp: np.ndarray, starts: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -154,7 +158,7 @@ def _posterior(z: np.ndarray, resp: np.ndarray, starts: np.ndarray, segment: np.
     means = mass * xbar / beta
     a = PRIOR_A + 0.5 * mass
     b = PRIOR_B + 0.5 * (mass * spread + PRIOR_BETA * mass * xbar**2 / beta)
-    return mass, means, a, b, beta
+    return mass, means, a, b, beta, xbar, spread
 
 
 def _stick_parameters(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
