@@ -125,47 +125,41 @@ def speed_ratios(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def plot(rows: pd.DataFrame, path: Path) -> None:
+def _bar_figure(rows: pd.DataFrame, panels: list[tuple[str, str]], path: Path, log: bool = False) -> None:
+    """One panel per ``(metric, title)``: a bar per system, grouped by dataset."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [("quality", "sdmetrics quality (higher better)"), ("detection_auc", "detection AUC (0.5 best)"),
-               ("tstr", "TSTR metric (higher better)")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     datasets = list(dict.fromkeys(rows["dataset"]))
     systems = list(dict.fromkeys(rows["system"]))
     width = 0.8 / len(systems)
-    for ax, (metric, title) in zip(axes, metrics):
+    for ax, (metric, title) in zip(axes, panels):
         for k, system in enumerate(systems):
             values = [rows[(rows.dataset == d) & (rows.system == system)][metric].astype(float).mean()
                       for d in datasets]
             ax.bar(np.arange(len(datasets)) + k * width, values, width, label=system)
+        if log:
+            ax.set_yscale("log")
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20)
         ax.set_title(title, fontsize=10)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot(rows: pd.DataFrame, path: Path) -> None:
+    """``path``: quality, detection and TSTR of every system; ``speed.png`` beside it: GAN timings."""
+    _bar_figure(rows, [("quality", "sdmetrics quality (higher better)"),
+                       ("detection_auc", "detection AUC (0.5 best)"), ("tstr", "TSTR metric (higher better)")], path)
     timed = rows[rows["system"].isin(["synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12"])]
     if "epoch_s" not in timed or timed["epoch_s"].isna().all():
         return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    systems = list(dict.fromkeys(timed["system"]))
-    width = 0.8 / len(systems)
-    for ax, metric in zip(axes, ["transformer_fit_s", "epoch_s"]):
-        for k, system in enumerate(systems):
-            values = [timed[(timed.dataset == d) & (timed.system == system)][metric].astype(float).mean()
-                      for d in datasets]
-            ax.bar(np.arange(len(datasets)) + k * width, values, width, label=system)
-        ax.set_yscale("log")
-        ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20)
-        ax.set_title(f"{metric} (log scale, lower better)", fontsize=10)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path.with_name("speed.png"), dpi=90)
-    plt.close(fig)
+    _bar_figure(timed, [(m, f"{m} (log scale, lower better)") for m in ["transformer_fit_s", "epoch_s"]],
+                path.with_name("speed.png"), log=True)
 
 
 def main() -> None:

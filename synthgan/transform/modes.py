@@ -1,9 +1,10 @@
 """Mode-specific normalization of numeric columns (Xu et al., 2019, section 4.2).
 
 A variational (Dirichlet-process) Gaussian mixture is fitted on a row sample of each standardized
-column; all columns' mixtures are fitted together by one vectorized update loop. Each value is then represented by a one-hot mode, drawn from the mode posterior, and a
-scalar ``alpha = (z - mu_k) / (4 sigma_k)`` clipped to (-1, 1). Only the mixture parameters are
-kept, so encoding after :func:`fit_modes` needs no fitted estimator object and the state is plain JSON.
+column; all columns' mixtures are fitted together by one vectorized update loop. Each value is then
+represented by a one-hot mode, drawn from the mode posterior, and a scalar
+``alpha = (z - mu_k) / (4 sigma_k)`` clipped to (-1, 1). Only the mixture parameters are kept, so
+encoding after :func:`fit_modes` needs no fitted estimator object and the state is plain JSON.
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_
     update is one array operation of shape (components, values) and per-column sums are
     ``np.add.reduceat`` over the segments. Responsibilities start from equal-frequency bins.
 
-    Returns the expected weights and each component's weighted mean and standard deviation, each (max_modes, columns);
-    components beyond a column's ``n_components`` get weight 0.
+    Returns the expected weights and each component's weighted mean and standard deviation, each
+    (max_modes, columns); components beyond a column's ``n_components`` get weight 0.
     """
     lengths = np.array([len(v) for v in values])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
