@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from synthgan import __version__
+from synthgan._version import __version__
 from synthgan.demo import demo_path
 from synthgan.errors import SynthGANError
 from synthgan.io import atomic_path, read_table, table_format, write_table
+from synthgan.models import model_class, model_names
+from synthgan.transform.conditions import parse_condition
 
 logger = logging.getLogger("synthgan")
 CHUNK_ROWS = 20_000
@@ -52,8 +54,10 @@ def main(debug: bool) -> None:
 
 def _model_options(func):
     options = [
-        click.option("--model", "model_name", type=click.Choice(["ctgan", "wgan-gp"]), default="ctgan",
-                     show_default=True, help="Model to train."),
+        click.option("--model", "model_name", type=click.Choice(model_names()), default="ctgan",
+                     show_default=True,
+                     help="Model to train: " + "; ".join(f"{n}: {model_class(n).description}" for n in model_names())
+                     + "."),
         click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True,
                      help="Training epochs."),
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -118,38 +122,6 @@ def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: 
         click.echo(f"wrote {output}", err=True)
 
 
-def parse_condition(text: str, model) -> tuple[str, object]:
-    """``col=value`` with the value converted to the column's type in the fitted model."""
-    if "=" not in text:
-        raise SynthGANError(f"condition {text!r} must look like column=value")
-    column, raw = text.split("=", 1)
-    specs = {spec.name: spec for spec in model.transformer_.specs_}
-    by_text = {str(name): name for name in specs}
-    if column not in by_text:
-        raise SynthGANError(f"condition column {column!r} is not a model column; known: {list(by_text)}")
-    spec = specs[by_text[column]]
-    if raw in ("", "null", "NULL", "NA", "None"):
-        return by_text[column], None
-    try:
-        if spec.kind == "integer":
-            return by_text[column], int(raw)
-        if spec.kind == "numeric":
-            return by_text[column], float(raw)
-        if spec.kind == "datetime":
-            return by_text[column], pd.Timestamp(raw)
-        if spec.kind == "boolean":
-            if raw.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(raw)
-            return by_text[column], raw.lower() in ("true", "1")
-    except ValueError:
-        raise SynthGANError(f"condition value {raw!r} does not fit column {column!r} ({spec.kind})") from None
-    state = model.transformer_.states_[list(specs).index(spec.name)]
-    for level in state.all_levels:
-        if level is not None and str(level) == raw:
-            return by_text[column], level
-    return by_text[column], raw
-
-
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option("--rows", "-n", type=click.IntRange(min=1), required=True, help="Rows to generate.")
@@ -173,7 +145,7 @@ def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...]
 
     _check_output(output, force, model_path)
     model = SynthGAN.load(model_path, device=device)
-    conditions = dict(parse_condition(text, model) for text in condition)
+    conditions = dict(parse_condition(text, model.transformer_) for text in condition)
     chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
     written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force)
     if not quiet:

@@ -2,38 +2,76 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from numbers import Integral, Real
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
+from synthgan import params as P
 from synthgan import persistence
 from synthgan.conditional import ConditionSampler
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
-from synthgan.models import base as model_base
-from synthgan.models.base import ModelConfig, TabularGAN, build_model
-from synthgan.trainer import Trainer, TrainingPlan
-from synthgan.transform.categories import CategoryState
+from synthgan.models.base import TabularModel, build_model, model_class, model_names
+from synthgan.streams import RandomStreams, root_entropy
+from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, Trainer, TrainingPlan,
+                               ValidationScore, read_checkpoint)
+from synthgan.transform import conditions as cond
 from synthgan.transform.transformer import DataTransformer
 
 logger = logging.getLogger(__name__)
 
 _MAX_REJECTION_ROUNDS = 50
 _SAMPLE_CHUNK_ROWS = 50_000
+_VALIDATION_ROWS = 5_000  # generated rows per validation score
+_HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
+# what a run must share with a checkpoint to resume from it (the model's own parameters are added)
+_RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
+                  "validation_size")
+# parameters that are not written to model files (objects, or only about how a fit runs)
+_NOT_SAVED = ("random_state", "callbacks")
 
 
-def _seed_sequence(random_state: int | np.random.Generator | None) -> np.random.SeedSequence:
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(2**63)))
-    return np.random.SeedSequence(random_state)
+def _is_seed(value: object) -> bool:
+    return value is None or isinstance(value, np.random.Generator) or (
+        isinstance(value, Integral) and not isinstance(value, bool) and value >= 0)
+
+
+def _are_callbacks(value: object) -> bool:
+    return value is None or (isinstance(value, (list, tuple)) and all(isinstance(c, Callback) for c in value))
+
+
+class _Generation:
+    """Decoded synthetic rows from a model: conditional vectors, generator, inverse transform."""
+
+    def __init__(self, model: TabularModel, transformer: DataTransformer, counts: Sequence[np.ndarray],
+                 device: torch.device):
+        self.model = model
+        self.transformer = transformer
+        self.sampler = ConditionSampler(list(counts))
+        self.device = device
+
+    def rows(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
+        sampler = self.sampler
+        if self.model.conditional and sampler.n_spans:
+            if native is None:
+                entry = sampler.entry(*sampler.draw_empirical(n, rng))
+            else:
+                entry = sampler.entry(np.full(n, native[0]), np.full(n, native[1]))
+            condition = torch.as_tensor(sampler.vectors(entry), device=self.device)
+        else:
+            condition = torch.zeros(n, 0, device=self.device)
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
+        rows = self.model.generate(condition, generator).cpu().numpy()
+        return self.transformer.inverse_transform(rows, rng)
 
 
 class SynthGAN(BaseEstimator):
@@ -41,11 +79,12 @@ class SynthGAN(BaseEstimator):
 
     Parameters
     ----------
-    model : {"ctgan", "wgan-gp"}, default="ctgan"
-        ``ctgan``: conditional generator with training-by-sampling and a PacGAN critic;
-        ``wgan-gp``: unconditional Wasserstein GAN with gradient penalty.
+    model : str, default="ctgan"
+        A registered model (``synthgan.models.model_names()``): ``ctgan``, the conditional generator
+        with training-by-sampling and a PacGAN critic; ``wgan-gp``, an unconditional Wasserstein
+        GAN with gradient penalty.
     epochs : int, default=300
-        Passes over the training rows.
+        Passes over the training rows (the epoch to train up to when resuming).
     batch_size : int, default=500
         Rows per step; rounded down to a multiple of ``pac`` and capped at the table size.
     loss : {"wgan-gp", "bce"}, default="wgan-gp"
@@ -73,21 +112,33 @@ class SynthGAN(BaseEstimator):
         Rows sampled to fit each column's mixture (speed).
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
+    validation_size : float or None, default=None
+        Share of the rows held back from training; every ``validation_every`` epochs the fidelity
+        of 5,000 generated rows against them (column shapes and pair trends, see
+        :class:`synthgan.evaluation.FidelityScorer`) is logged as ``val_fidelity`` in ``history_``,
+        which :class:`synthgan.training.EarlyStopping` can monitor.
+    validation_every : int, default=1
+        Epochs between validation scores.
+    callbacks : list of synthgan.training.Callback or None, default=None
+        Extra callbacks (e.g. ``Checkpoint``, ``EarlyStopping`` or your own); progress bar,
+        time budget, validation and history are added from the other parameters.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or any torch device string.
     verbose : bool, default=True
-        Progress bar on stderr while fitting and sampling.
+        Progress bar on stderr while fitting.
     random_state : int, numpy Generator or None, default=None
-        Seed of every random draw in fit and sample; global random states are never touched.
+        Root of every random draw in fit and sample (see :mod:`synthgan.streams` for how the named
+        streams derive from it); global random states are never touched.
 
     Attributes
     ----------
     transformer_ : DataTransformer
         Fitted encoder; ``transformer_.layout_`` is the table layout.
-    model_ : object
+    model_ : TabularModel
         The trained model (see :mod:`synthgan.models`).
     history_ : DataFrame
-        One row per epoch: ``epoch``, ``generator_loss``, ``critic_loss``, ``seconds``.
+        One row per epoch: ``epoch``, ``generator_loss``, ``critic_loss``, ``seconds`` and every key
+        a callback logged (``val_fidelity`` with ``validation_size``).
     feature_names_in_ : ndarray of object
         Training column names, in order.
     n_features_in_ : int
@@ -104,13 +155,30 @@ class SynthGAN(BaseEstimator):
     True
     """
 
+    # the estimator's own parameters; each model class declares the ones it reads (``parameters``)
+    _parameter_constraints: ClassVar[dict[str, P.Constraint]] = {
+        "epochs": P.integer(1),
+        "batch_size": P.integer(1),
+        "log_frequency": P.boolean(),
+        "max_modes": P.integer(1),
+        "max_categories": P.integer(2),
+        "gmm_max_rows": P.integer(1),
+        "max_time": P.positive().or_none(),
+        "validation_size": P.fraction().or_none(),
+        "validation_every": P.integer(1),
+        "callbacks": P.Constraint(_are_callbacks, "None or a list of synthgan.training.Callback objects"),
+        "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
+    }
+
     def __init__(self, model: str = "ctgan", epochs: int = 300, batch_size: int = 500,
                  loss: str = "wgan-gp", embedding_dim: int = 128,
                  generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, max_time: float | None = None,
-                 device: str = "auto", verbose: bool = True,
+                 validation_size: float | None = None, validation_every: int = 1,
+                 callbacks: list[Callback] | None = None, device: str = "auto", verbose: bool = True,
                  random_state: int | np.random.Generator | None = None):
         self.model = model
         self.epochs = epochs
@@ -129,47 +197,19 @@ class SynthGAN(BaseEstimator):
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.max_time = max_time
+        self.validation_size = validation_size
+        self.validation_every = validation_every
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
-        def positive_int(name: str, minimum: int = 1) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-                raise SynthGANError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-        def positive_real(name: str, allow_zero: bool = False) -> None:
-            value = getattr(self, name)
-            ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < 0 or (value == 0 and not allow_zero):
-                raise SynthGANError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                                    f"number, got {value!r}")
-
-        if self.model not in model_base.model_names():
-            raise SynthGANError(f"model must be one of {list(model_base.model_names())}, got {self.model!r}")
-        if self.loss not in ("wgan-gp", "bce"):
-            raise SynthGANError(f"loss must be 'wgan-gp' or 'bce', got {self.loss!r}")
-        for name in ("epochs", "batch_size", "embedding_dim", "pac", "critic_steps", "max_modes",
-                     "gmm_max_rows"):
-            positive_int(name)
-        positive_int("max_categories", 2)
-        for name in ("generator_lr", "discriminator_lr"):
-            positive_real(name)
-        positive_real("weight_decay", allow_zero=True)
-        if self.max_time is not None:
-            positive_real("max_time")
-        for name in ("generator_dim", "discriminator_dim"):
-            dims = getattr(self, name)
-            if not isinstance(dims, (tuple, list)) or not all(
-                    isinstance(d, Integral) and not isinstance(d, bool) and d > 0 for d in dims):
-                raise SynthGANError(f"{name} must be a tuple of positive integers, got {dims!r}")
+        P.validate(self, {"model": P.one_of(model_names())})
+        P.validate(self, {**self._parameter_constraints, **model_class(self.model).parameters})
         if self.batch_size < self.pac:
             raise SynthGANError(f"batch_size ({self.batch_size}) must be at least pac ({self.pac})")
-        if not isinstance(self.random_state, (type(None), Integral, np.random.Generator)):
-            raise SynthGANError(f"random_state must be None, an int or a numpy Generator, "
-                                f"got {type(self.random_state).__name__}")
 
     def _resolve_device(self) -> torch.device:
         if self.device == "auto":
@@ -182,18 +222,13 @@ class SynthGAN(BaseEstimator):
             raise SynthGANError("device='cuda' was asked for but torch sees no CUDA GPU; use device='cpu'")
         return device
 
-    def _config(self) -> ModelConfig:
-        return ModelConfig(embedding_dim=self.embedding_dim, generator_dim=tuple(self.generator_dim),
-                           critic_dim=tuple(self.discriminator_dim), generator_lr=self.generator_lr,
-                           critic_lr=self.discriminator_lr, weight_decay=self.weight_decay,
-                           pac=self.pac, loss=self.loss)
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(df) first")
 
-    # ------------------------------------------------------------------ fit
-    def fit(self, X: pd.DataFrame, y: None = None, discrete_columns: Iterable[str] | None = None) -> SynthGAN:
+    # ------------------------------------------------------------------ fit and its steps
+    def fit(self, X: pd.DataFrame, y: None = None, discrete_columns: Iterable[str] | None = None,
+            resume_from: str | Path | None = None) -> SynthGAN:
         """Learn the table ``X``.
 
         Parameters
@@ -205,113 +240,132 @@ class SynthGAN(BaseEstimator):
             Ignored (present for pipeline compatibility).
         discrete_columns : iterable of str, optional
             Columns to treat as categorical whatever their dtype.
+        resume_from : str or Path, optional
+            A directory written by :class:`synthgan.training.Checkpoint` (its latest checkpoint is
+            used) or one checkpoint file. Training continues after the checkpointed epoch up to
+            ``epochs``, with the same weights, optimizer and random states, so the result equals an
+            uninterrupted fit. The table and the parameters that shape training must be the ones of
+            the checkpointed run.
 
         Returns
         -------
         self : SynthGAN
         """
         self._validate_params()
+        checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
+        streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
-        seeds = _seed_sequence(self.random_state).spawn(4)
-        transform_rng, train_rng, sample_rng = (np.random.default_rng(s) for s in seeds[:3])
-        torch_seed = int(seeds[3].generate_state(1)[0])
+        train, validation = self._split_validation(X, streams)
 
         started = time.perf_counter()
-        transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
-        transformer.fit(X, transform_rng, discrete_columns)
+        transformer, encoded = self._fit_transformer(train, streams, discrete_columns)
         transformer_seconds = time.perf_counter() - started
-        encoded = transformer.transform(X, transform_rng)
-        layout = transformer.layout_
         codes = transformer.category_codes(encoded)
-        counts = [np.bincount(codes[:, k], minlength=s.width) for k, s in enumerate(layout.condition_spans)]
-
-        batch = min(self.batch_size, len(X)) // self.pac * self.pac
-        if batch == 0:
-            raise DataError(f"the table has {len(X)} rows, fewer than pac={self.pac}; "
-                            f"pass more rows or set pac <= {len(X)}")
-        model = build_model(self.model, layout, self._config(), device, torch_seed)
-        trainer = Trainer(model, encoded, ConditionSampler(counts, codes, self.log_frequency), device, train_rng)
+        counts = [np.bincount(codes[:, k], minlength=s.width)
+                  for k, s in enumerate(transformer.layout_.condition_spans)]
+        model = build_model(self.model, transformer.layout_, self.get_params(), device)
+        model.setup_training(streams)
+        generation = _Generation(model, transformer, counts, device)
+        batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency) if model.conditional
+                               else None, device, streams.numpy("batches"))
+        trainer = Trainer(model, batches, TrainingPlan(self.epochs, self._batch_rows(len(train))),
+                          self._training_callbacks(validation, generation, streams),
+                          describe=lambda: self._describe_run(streams, encoded, device))
+        if checkpoint is not None:
+            self._check_resumable(checkpoint["run"], self._describe_run(streams, encoded, device))
+            trainer.load_state_dict(checkpoint)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
-                    self.model, len(X), X.shape[1], layout.dim, device)
+                    self.model, len(train), X.shape[1], transformer.layout_.dim, device)
         started = time.perf_counter()
-        history = trainer.fit(TrainingPlan(self.epochs, batch, self.critic_steps, self.max_time, self.verbose))
+        trainer.fit()
         self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
 
         self.transformer_ = transformer
         self.model_ = model
         self.condition_counts_ = counts
-        self._generation_sampler = ConditionSampler(counts)
-        self.history_ = pd.DataFrame(history, columns=["epoch", "generator_loss", "critic_loss", "seconds"])
+        self._generation = generation
+        self.history_ = _history_frame(trainer.history.records)
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = X.shape[1]
         self.device_ = device
-        self._sample_rng = sample_rng
+        self.entropy_ = streams.entropy
+        self._sample_rng = streams.numpy("sampling")
         return self
+
+    def _entropy(self, checkpoint: dict | None) -> int:
+        """Root entropy of this fit: the checkpointed run's when resuming (checked against random_state)."""
+        if checkpoint is None:
+            return root_entropy(self.random_state)
+        saved = int(checkpoint["run"]["entropy"])
+        if isinstance(self.random_state, Integral) and int(self.random_state) != saved:
+            raise SynthGANError(f"the checkpoint was written by a fit with random_state={saved}, not "
+                                f"{self.random_state}; resume with random_state={saved} (or None)")
+        return saved
+
+    def _split_validation(self, X: pd.DataFrame, streams: RandomStreams) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Training rows and held-back validation rows (None without ``validation_size``)."""
+        if not isinstance(X, pd.DataFrame) or self.validation_size is None:
+            return X, None
+        held = int(round(self.validation_size * len(X)))
+        if held < 1 or len(X) - held < 2:
+            raise DataError(f"validation_size={self.validation_size} leaves {held} validation and "
+                            f"{len(X) - held} training rows of {len(X)}; use a larger table or another share")
+        order = streams.numpy("validation").permutation(len(X))
+        return X.iloc[np.sort(order[held:])], X.iloc[np.sort(order[:held])]
+
+    def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams,
+                         discrete_columns: Iterable[str] | None) -> tuple[DataTransformer, np.ndarray]:
+        rng = streams.numpy("transform")
+        transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
+        transformer.fit(train, rng, discrete_columns)
+        return transformer, transformer.transform(train, rng)
+
+    def _batch_rows(self, n_rows: int) -> int:
+        batch = min(self.batch_size, n_rows) // self.pac * self.pac
+        if batch == 0:
+            raise DataError(f"the table has {n_rows} training rows, fewer than pac={self.pac}; "
+                            f"pass more rows or set pac <= {n_rows}")
+        return batch
+
+    def _training_callbacks(self, validation: pd.DataFrame | None, generation: _Generation,
+                            streams: RandomStreams) -> list[Callback]:
+        built: list[Callback] = []
+        if self.verbose:
+            built.append(ProgressBar())
+        if self.max_time is not None:
+            built.append(TimeBudget(self.max_time))
+        if validation is not None:
+            rng = np.random.default_rng(streams.seed_sequence("validation").spawn(1)[0])
+            built.append(ValidationScore(validation, lambda n, r: generation.rows(n, None, r), rng,
+                                         _VALIDATION_ROWS, self.validation_every))
+        return built + list(self.callbacks or [])
+
+    def _describe_run(self, streams: RandomStreams, encoded: np.ndarray, device: torch.device) -> dict:
+        names = _RESUME_PARAMS + tuple(model_class(self.model).parameters)
+        params = {k: _json_value(getattr(self, k)) for k in names}
+        return {"entropy": streams.entropy, "params": params, "device_type": device.type,
+                "data_sha256": hashlib.sha256(np.ascontiguousarray(encoded).tobytes()).hexdigest(),
+                "rows": int(encoded.shape[0])}
+
+    @staticmethod
+    def _check_resumable(saved: dict, current: dict) -> None:
+        differ = [k for k in current["params"] if saved["params"].get(k) != current["params"][k]]
+        if differ:
+            shown = ", ".join(f"{k}={saved['params'].get(k)!r} (now {current['params'][k]!r})" for k in differ)
+            raise SynthGANError(f"cannot resume: the checkpoint was trained with {shown}; use the same values")
+        if saved["device_type"] != current["device_type"]:
+            raise SynthGANError(f"cannot resume: the checkpoint was trained on {saved['device_type']}, this fit "
+                                f"runs on {current['device_type']}; pass device={saved['device_type']!r}")
+        if saved["data_sha256"] != current["data_sha256"]:
+            raise SynthGANError(f"cannot resume: the training table differs from the checkpointed run's "
+                                f"({current['rows']} vs {saved['rows']} encoded rows); pass the same table")
 
     # ------------------------------------------------------------------ sample
     def _rng_for_call(self, random_state: int | None) -> np.random.Generator:
         return self._sample_rng if random_state is None else np.random.default_rng(random_state)
 
-    def _native_condition(self, conditions: Mapping[Any, Any]) -> tuple[int, int] | None:
-        """(span, slot) of the first condition the conditional vector can express, if any."""
-        if not self.model_.conditional:
-            return None
-        layout = self.transformer_.layout_
-        for k, span in enumerate(layout.condition_spans):
-            if span.column not in conditions:
-                continue
-            value = _as_level(conditions[span.column])
-            if span.role == "missing":
-                if value is None:
-                    return k, 1
-                continue
-            state = self.transformer_.states_[list(self.feature_names_in_).index(span.column)]
-            if value in state.levels:
-                return k, state.levels.index(value)
-        return None
-
-    def _check_conditions(self, conditions: Mapping[Any, Any]) -> None:
-        if not isinstance(conditions, Mapping):
-            raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
-        names = list(self.feature_names_in_)
-        for column, value in conditions.items():
-            if column not in names:
-                raise ConditionError(f"condition column {column!r} is not a training column; "
-                                     f"known columns: {names}")
-            spec = self.transformer_.specs_[names.index(column)]
-            state = self.transformer_.states_[names.index(column)]
-            if _is_missing(value):
-                if not spec.has_nulls:
-                    raise ConditionError(f"column {column!r} had no missing values in training, "
-                                         "so rows with it missing cannot be generated")
-            elif isinstance(state, CategoryState):
-                if _as_level(value) not in state.all_levels:
-                    shown = list(state.all_levels[:20])
-                    raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
-                                         f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
-            else:
-                try:
-                    number = _condition_number(value, spec.kind)
-                except (TypeError, ValueError):
-                    raise ConditionError(f"value {value!r} for numeric column {column!r} is not a number") from None
-                if not state.minimum <= number <= state.maximum:
-                    raise ConditionError(f"value {value!r} for column {column!r} lies outside the training "
-                                         f"range; choose a value in the observed range")
-
     def _generate(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
-        sampler = self._generation_sampler
-        device = self.device_
-        if self.model_.conditional and sampler.n_spans:
-            if native is None:
-                entry = sampler.entry(*sampler.draw_empirical(n, rng))
-            else:
-                entry = sampler.entry(np.full(n, native[0]), np.full(n, native[1]))
-            condition = torch.as_tensor(sampler.vectors(entry), device=device)
-        else:
-            condition = torch.zeros(n, 0, device=device)
-        generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
-        rows = self.model_.generate(condition, generator).cpu().numpy()
-        return self.transformer_.inverse_transform(rows, rng)
+        return self._generation.rows(n, native, rng)
 
     def iter_samples(self, n: int, chunk_rows: int = 10_000, conditions: Mapping[Any, Any] | None = None,
                      random_state: int | None = None) -> Iterator[pd.DataFrame]:
@@ -324,10 +378,12 @@ class SynthGAN(BaseEstimator):
             raise SynthGANError(f"the number of rows must be a non-negative integer, got {n!r}")
         if not isinstance(chunk_rows, Integral) or chunk_rows < 1:
             raise SynthGANError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        if conditions is not None and not isinstance(conditions, Mapping):
+            raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
         conditions = dict(conditions or {})
-        self._check_conditions(conditions)
+        cond.check_conditions(conditions, self.transformer_)
         rng = self._rng_for_call(random_state)
-        native = self._native_condition(conditions)
+        native = cond.native_condition(conditions, self.transformer_) if self.model_.conditional else None
         remaining = int(n)
         while remaining > 0:
             want = min(chunk_rows, remaining)
@@ -345,7 +401,7 @@ class SynthGAN(BaseEstimator):
         for _ in range(_MAX_REJECTION_ROUNDS):
             batch = self._generate(max(2 * (n - have), 100), native, rng)
             drawn += len(batch)
-            match = batch[_matches(batch, conditions)]
+            match = batch[cond.matches(batch, conditions)]
             kept.append(match)
             have += len(match)
             if have >= n:
@@ -384,12 +440,13 @@ class SynthGAN(BaseEstimator):
         """Write the fitted model to ``path`` (a zip of JSON metadata and tensor weights).
 
         The file is written atomically; an existing file is kept unless ``overwrite=True``.
+        Callbacks are not saved (they are objects, and only shape training).
         """
         self._check_fitted()
         metadata = {
-            "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
-                       if k != "random_state"},
+            "params": {k: _json_value(v) for k, v in self.get_params().items() if k not in _NOT_SAVED},
             "random_state": self.random_state if isinstance(self.random_state, Integral) else None,
+            "entropy": self.entropy_,
             "transformer": self.transformer_.to_json(),
             "condition_counts": [c.tolist() for c in self.condition_counts_],
             "history": self.history_.to_dict(orient="list"),
@@ -399,7 +456,10 @@ class SynthGAN(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SynthGAN:
-        """Read a model written by :meth:`save`; tensors are loaded with ``weights_only=True``."""
+        """Read a model written by :meth:`save`; tensors are loaded with ``weights_only=True``.
+
+        Only what sampling needs is built: the generator, no critic and no optimizers.
+        """
         metadata, weights = persistence.read_model(Path(path))
         params = dict(metadata["params"])
         for key in ("generator_dim", "discriminator_dim"):
@@ -408,43 +468,37 @@ class SynthGAN(BaseEstimator):
         self = cls(**params, random_state=metadata["random_state"])
         self.transformer_ = DataTransformer.from_json(metadata["transformer"])
         self.device_ = self._resolve_device()
-        model = build_model(self.model, self.transformer_.layout_, self._config(), self.device_, 0)
+        model = build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_)
         try:
             model.load_weights({k: v.to(self.device_) for k, v in weights.items()})
         except RuntimeError as exc:
             raise ModelFileError(f"{path}: weights do not match the stored layout ({exc})") from None
         self.model_ = model
         self.condition_counts_ = [np.asarray(c, dtype=np.int64) for c in metadata["condition_counts"]]
-        self._generation_sampler = ConditionSampler(self.condition_counts_)
+        self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
-        self._sample_rng = np.random.default_rng(_seed_sequence(self.random_state).spawn(4)[2])
+        entropy = metadata.get("entropy")
+        self.entropy_ = int(entropy) if entropy is not None else root_entropy(self.random_state)
+        self._sample_rng = RandomStreams(self.entropy_).numpy("sampling")
         return self
 
 
-def _is_missing(value: object) -> bool:
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+def _json_value(value: object) -> object:
+    """A parameter value as JSON keeps it (tuples as lists, numpy scalars as Python numbers)."""
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
-def _as_level(value: object) -> object:
-    if _is_missing(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _condition_number(value: object, kind: str) -> float:
-    if kind == "datetime":
-        stamp = pd.Timestamp(value)
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return float(stamp.value)
-    return float(value)  # type: ignore[arg-type]
-
-
-def _matches(frame: pd.DataFrame, conditions: Mapping[Any, Any]) -> np.ndarray:
-    keep = np.ones(len(frame), dtype=bool)
-    for column, value in conditions.items():
-        series = frame[column]
-        keep &= series.isna().to_numpy() if _is_missing(value) else (series == value).fillna(False).to_numpy(bool)
-    return keep
+def _history_frame(records: list[dict]) -> pd.DataFrame:
+    """History records as a frame: the loop's own columns first, then every other key as first logged."""
+    keys = [k for k in _HISTORY_LEAD if any(k in r for r in records)]
+    for record in records:
+        keys += [k for k in record if k not in keys]
+    return pd.DataFrame(records, columns=keys)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from synthgan import __version__
+from synthgan._version import __version__
 from synthgan.errors import ModelFileError
 from synthgan.io import atomic_path
 

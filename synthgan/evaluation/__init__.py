@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 
 from synthgan.errors import DataError
-from synthgan.evaluation.encoding import BinEncoder
-from synthgan.evaluation.fidelity import (column_shapes, detection_auc, ks_complement, pair_trends,
-                                          sdmetrics_quality, tv_complement)
+from synthgan.evaluation.fidelity import (FidelityScorer, column_shapes, detection_auc, ks_complement,
+                                          pair_trends, sdmetrics_quality, tv_complement)
 from synthgan.evaluation.privacy import exact_copy_rate, privacy_scores
 from synthgan.evaluation.report import EvaluationResult
 from synthgan.evaluation.utility import augmentation_gain, task_of, train_synthetic_test_real
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["evaluate", "EvaluationResult", "column_shapes", "pair_trends", "detection_auc", "sdmetrics_quality",
+__all__ = ["evaluate", "EvaluationResult", "FidelityScorer", "column_shapes", "pair_trends", "detection_auc", "sdmetrics_quality",
            "ks_complement", "tv_complement", "train_synthetic_test_real", "augmentation_gain", "task_of",
            "privacy_scores", "exact_copy_rate"]
 
@@ -76,13 +75,7 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None = N
     rng = np.random.default_rng(random_state)
     synthetic = synthetic[real.columns]
     notes: list[str] = []
-    bins = BinEncoder().fit(real)
-    shapes = column_shapes(real, synthetic, bins)
-    pairs = pair_trends(real, synthetic, bins)
-    shape_score = float(shapes["score"].mean())
-    pair_score = float(pairs["score"].mean()) if len(pairs) else float("nan")
-    fidelity = {"column_shapes": shape_score, "pair_trends": pair_score,
-                "overall": float(np.nanmean([shape_score, pair_score]))}
+    shapes, pairs, fidelity = FidelityScorer(real).scores(synthetic)
     if detection:
         auc = detection_auc(real, synthetic, rng, max_rows=max_rows)
         fidelity["detection_auc"] = auc

@@ -90,6 +90,34 @@ def pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, bins: BinEncoder | 
     return pd.DataFrame(rows, columns=["column_a", "column_b", "metric", "score"])
 
 
+class FidelityScorer:
+    """synthgan's fidelity score against fixed real rows: the mean of the column-shape and the
+    pair-trend means (the ``overall`` of :func:`synthgan.evaluation.evaluate`'s fidelity section).
+
+    The bins are fitted on ``real`` once, so scoring many synthetic tables against the same rows
+    (validation during training) pays only for the synthetic side.
+    """
+
+    def __init__(self, real: pd.DataFrame):
+        self.real = real
+        self.bins = BinEncoder().fit(real)
+
+    def scores(self, synthetic: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+        """``(column_shapes, pair_trends, summary)`` where summary has ``column_shapes``,
+        ``pair_trends`` and ``overall``."""
+        shapes = column_shapes(self.real, synthetic, self.bins)
+        pairs = pair_trends(self.real, synthetic, self.bins)
+        shape_score = float(shapes["score"].mean())
+        pair_score = float(pairs["score"].mean()) if len(pairs) else float("nan")
+        summary = {"column_shapes": shape_score, "pair_trends": pair_score,
+                   "overall": float(np.nanmean([shape_score, pair_score]))}
+        return shapes, pairs, summary
+
+    def score(self, synthetic: pd.DataFrame) -> float:
+        """The overall score in [0, 1] (1: same shapes and pair trends as the real rows)."""
+        return self.scores(synthetic)[2]["overall"]
+
+
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, rng: np.random.Generator,
                   max_rows: int = 20_000, folds: int = 3) -> float:
     """Cross-validated ROC-AUC of gradient boosting telling real rows from synthetic ones.

@@ -1,14 +1,29 @@
-"""The protocol a model implements to be trained by :class:`synthgan.trainer.Trainer`, and the registry."""
+"""What a model declares so that the trainer can train it, and the registry of models.
+
+A model owns its networks, says which optimizer updates each of them and which loss each training
+phase minimizes; it never calls ``backward`` or ``step`` itself. The trainer's strategy
+(:mod:`synthgan.training.strategy`) does that, in one place, which is where data-parallel wrapping,
+DP-SGD or mixed precision go.
+
+Registered models are classes that describe themselves: their name, a one-line description, the
+estimator parameters they read (with constraints, see :mod:`synthgan.params`) and their
+capabilities. The estimator's parameter checks and the command line's ``--model`` choices are read
+from the registry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from synthgan.layout import TableLayout
+from synthgan.params import Constraint
+from synthgan.streams import RandomStreams
 
 
 @dataclass(frozen=True)
@@ -31,52 +46,102 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Hyper-parameters every model receives."""
+class Phase:
+    """One update of a training step: minimize ``loss`` over the parameters of network ``name``.
 
-    embedding_dim: int = 128
-    generator_dim: tuple[int, ...] = (256, 256)
-    critic_dim: tuple[int, ...] = (256, 256)
-    generator_lr: float = 2e-4
-    critic_lr: float = 2e-4
-    weight_decay: float = 1e-6
-    pac: int = 10
-    loss: str = "wgan-gp"
-    gradient_penalty: float = 10.0
-    tau: float = 0.2
+    The optimizer of the same name (from ``configure_optimizers``) takes the step; every other
+    network's parameters are frozen (they get no gradients) while the phase runs. The mean loss is
+    logged as ``f"{name}_loss"``.
+    """
+
+    name: str
+    loss: Callable[[Batch], torch.Tensor]
+    repeats: int = 1
 
 
-class TabularGAN(Protocol):
-    """What the trainer and the estimator need from a model."""
+class TabularModel(ABC):
+    """Base class of registered models.
 
-    conditional: bool
+    Construction builds only what sampling needs (so loading a model file builds no critic and no
+    optimizer); :meth:`setup_training` adds the rest and initializes the weights from the ``init``
+    stream.
+    """
 
-    def critic_step(self, batch: Batch) -> torch.Tensor:
-        """One critic update; returns the critic loss (a detached scalar tensor)."""
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    parameters: ClassVar[Mapping[str, Constraint]] = {}
 
-    def generator_step(self, batch: Batch) -> torch.Tensor:
-        """One generator update; returns the generator loss (a detached scalar tensor)."""
+    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device):
+        self.layout = layout
+        self.device = device
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the generator takes a conditional vector (training-by-sampling)."""
+        return "conditional" in self.capabilities
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Name, description, parameters (with what each must be) and capabilities."""
+        return {"name": cls.name, "description": cls.description, "capabilities": sorted(cls.capabilities),
+                "parameters": {k: c.text for k, c in cls.parameters.items()}}
+
+    @abstractmethod
+    def setup_training(self, streams: RandomStreams) -> None:
+        """Build the training-only parts and initialize every network from ``streams``."""
+
+    @abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The model's networks by name (the names the phases and optimizers use)."""
+
+    @abstractmethod
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer per trained network, keyed like :meth:`networks`."""
+
+    @abstractmethod
+    def phases(self) -> tuple[Phase, ...]:
+        """The updates of one training step, in order."""
+
+    @abstractmethod
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Activated rows for the given conditional vectors, one row per vector row."""
 
+    @abstractmethod
     def weights(self) -> dict[str, torch.Tensor]:
-        """Tensors needed to sample (saved with the model)."""
+        """Copies of the tensors needed to sample (saved with the model)."""
 
-    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+    @abstractmethod
+    def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         """Restore what :meth:`weights` returned."""
 
+    def random_state(self) -> dict[str, torch.Tensor]:
+        """States of the model's own training random generators (for checkpoints)."""
+        return {}
 
-ModelFactory = Callable[[TableLayout, ModelConfig, torch.device, int], TabularGAN]
-_REGISTRY: dict[str, ModelFactory] = {}
+    def load_random_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore what :meth:`random_state` returned."""
 
 
-def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
-    """Class decorator adding a model under ``name`` (the estimator's ``model`` parameter)."""
+_REGISTRY: dict[str, type[TabularModel]] = {}
 
-    def add(factory: ModelFactory) -> ModelFactory:
-        _REGISTRY[name] = factory
-        return factory
+
+def register_model(name: str) -> Callable[[type[TabularModel]], type[TabularModel]]:
+    """Class decorator adding a model under ``name`` (the estimator's ``model`` parameter).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is registered already.
+    """
+
+    def add(cls: type[TabularModel]) -> type[TabularModel]:
+        if name in _REGISTRY:
+            raise ValueError(f"a model named {name!r} is registered already "
+                             f"({_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
 
     return add
 
@@ -85,7 +150,12 @@ def model_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def build_model(name: str, layout: TableLayout, config: ModelConfig, device: torch.device,
-                seed: int) -> TabularGAN:
-    """Instantiate the registered model ``name``; ``seed`` fixes its initialization and noise."""
-    return _REGISTRY[name](layout, config, device, seed)
+def model_class(name: str) -> type[TabularModel]:
+    """The registered class for ``name`` (KeyError if there is none)."""
+    return _REGISTRY[name]
+
+
+def build_model(name: str, layout: TableLayout, params: Mapping[str, Any], device: torch.device) -> TabularModel:
+    """Instantiate the registered model ``name`` with the parameters it declares, read from ``params``."""
+    cls = _REGISTRY[name]
+    return cls(layout, {k: params[k] for k in cls.parameters}, device)

@@ -1,43 +1,104 @@
 """Adversarial models: the conditional tabular GAN and the unconditional WGAN-GP.
 
-Both share the same networks and update steps; they differ in whether the generator receives a
+Both share the same networks and losses; they differ in whether the generator receives a
 conditional vector (and the conditional cross-entropy term) and in how the trainer draws batches.
 Losses follow Gulrajani et al. (2017) for ``wgan-gp`` and Goodfellow et al. (2014) for ``bce``.
+The models only declare networks, optimizers and losses; the trainer runs the updates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from synthgan import params as P
 from synthgan.layout import TableLayout
 from synthgan.models.activations import SpanActivation
-from synthgan.models.base import Batch, ModelConfig, register_model
+from synthgan.models.base import Batch, Phase, TabularModel, register_model
 from synthgan.models.networks import Critic, Generator, init_weights
+from synthgan.streams import RandomStreams
 
 
-class AdversarialModel:
+@dataclass(frozen=True)
+class GANConfig:
+    """Hyper-parameters of the adversarial models (names as in the estimator)."""
+
+    embedding_dim: int = 128
+    generator_dim: tuple[int, ...] = (256, 256)
+    discriminator_dim: tuple[int, ...] = (256, 256)
+    generator_lr: float = 2e-4
+    discriminator_lr: float = 2e-4
+    weight_decay: float = 1e-6
+    pac: int = 10
+    critic_steps: int = 1
+    loss: str = "wgan-gp"
+    gradient_penalty: float = 10.0
+    tau: float = 0.2
+
+
+_GAN_PARAMETERS: dict[str, P.Constraint] = {
+    "loss": P.one_of(("wgan-gp", "bce")),
+    "embedding_dim": P.integer(1),
+    "generator_dim": P.widths(),
+    "discriminator_dim": P.widths(),
+    "generator_lr": P.positive(),
+    "discriminator_lr": P.positive(),
+    "weight_decay": P.positive(allow_zero=True),
+    "pac": P.integer(1),
+    "critic_steps": P.integer(1),
+}
+
+
+class AdversarialModel(TabularModel):
     """Generator + PacGAN critic trained with a Wasserstein-GP or binary cross-entropy loss."""
 
-    conditional = True
+    parameters = _GAN_PARAMETERS
 
-    def __init__(self, layout: TableLayout, config: ModelConfig, device: torch.device, seed: int):
-        self.layout = layout
-        self.config = config
-        self.device = device
+    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device):
+        super().__init__(layout, params, device)
+        known = {f.name for f in fields(GANConfig)}
+        config = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in known}
+        self.config = GANConfig(**config)
         self.condition_dim = layout.condition_dim if self.conditional else 0
-        init_rng = torch.Generator().manual_seed(seed)
-        self.rng = torch.Generator(device=device).manual_seed(seed + 1)
         self.activation = SpanActivation(layout, device)
-        self.generator = Generator(config.embedding_dim + self.condition_dim, config.generator_dim, layout.dim)
-        self.critic = Critic(layout.dim + self.condition_dim, config.critic_dim, config.pac, self.rng)
-        init_weights(self.generator, init_rng)
-        init_weights(self.critic, init_rng)
-        self.generator.to(device)
-        self.critic.to(device)
-        adam = dict(betas=(0.5, 0.9), weight_decay=config.weight_decay)
-        self.generator_opt = torch.optim.Adam(self.generator.parameters(), lr=config.generator_lr, **adam)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, **adam)
+        with torch.random.fork_rng(devices=[]):  # layer constructors draw from torch's global RNG
+            self.generator = Generator(self.config.embedding_dim + self.condition_dim,
+                                       self.config.generator_dim, layout.dim).to(device)
+        self.critic: Critic | None = None
+
+    def setup_training(self, streams: RandomStreams) -> None:
+        init = streams.torch("init")
+        self.noise_rng = streams.torch("noise", self.device)
+        self.penalty_rng = streams.torch("penalty", self.device)
+        self.dropout_rng = streams.torch("dropout", self.device)
+        with torch.random.fork_rng(devices=[]):
+            critic = Critic(self.layout.dim + self.condition_dim, self.config.discriminator_dim, self.config.pac,
+                            self.dropout_rng)
+        init_weights(self.generator, init)
+        init_weights(critic, init)
+        self.critic = critic.to(self.device)
+
+    def networks(self) -> dict[str, nn.Module]:
+        found = {"generator": self.generator}
+        if self.critic is not None:
+            found["critic"] = self.critic
+        return found
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self.critic is None:
+            raise RuntimeError("setup_training() must run before the optimizers are configured")
+        adam = dict(betas=(0.5, 0.9), weight_decay=self.config.weight_decay)
+        return {"critic": torch.optim.Adam(self.critic.parameters(), lr=self.config.discriminator_lr, **adam),
+                "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.generator_lr, **adam)}
+
+    def phases(self) -> tuple[Phase, ...]:
+        return (Phase("critic", self.critic_loss, repeats=self.config.critic_steps),
+                Phase("generator", self.generator_loss))
 
     # ------------------------------------------------------------------ pieces
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -52,66 +113,71 @@ class AdversarialModel:
 
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         pac = self.config.pac
-        mix = torch.rand(real.shape[0] // pac, 1, 1, generator=self.rng, device=self.device)
+        mix = torch.rand(real.shape[0] // pac, 1, 1, generator=self.penalty_rng, device=self.device)
         mix = mix.expand(-1, pac, real.shape[1]).reshape(real.shape)
         blend = (mix * real + (1 - mix) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.critic(blend).sum(), blend, create_graph=True)
         norm = grad.reshape(-1, pac * real.shape[1]).norm(2, dim=1)
         return self.config.gradient_penalty * ((norm - 1) ** 2).mean()
 
-    # ------------------------------------------------------------------ protocol
-    def critic_step(self, batch: Batch) -> torch.Tensor:
+    # ------------------------------------------------------------------ losses
+    def critic_loss(self, batch: Batch) -> torch.Tensor:
+        """Critic loss on one batch (fake rows are drawn without a generator graph)."""
         with torch.no_grad():
-            _, fake = self._fake(batch.condition, self.rng)
+            _, fake = self._fake(batch.condition, self.noise_rng)
         real_score = self._score(batch.real, batch.real_condition)
         fake_score = self._score(fake, batch.condition)
         if self.config.loss == "wgan-gp":
             loss = fake_score.mean() - real_score.mean()
-            loss = loss + self._gradient_penalty(torch.cat([batch.real, batch.real_condition], 1),
+            return loss + self._gradient_penalty(torch.cat([batch.real, batch.real_condition], 1),
                                                  torch.cat([fake, batch.condition], 1))
-        else:
-            loss = F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_opt.step()
-        return loss.detach()
+        return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
 
-    def generator_step(self, batch: Batch) -> torch.Tensor:
-        raw, fake = self._fake(batch.condition, self.rng)
+    def generator_loss(self, batch: Batch) -> torch.Tensor:
+        """Generator loss on one batch (plus the conditional cross-entropy for conditional models)."""
+        raw, fake = self._fake(batch.condition, self.noise_rng)
         score = self._score(fake, batch.condition)
         loss = -score.mean() if self.config.loss == "wgan-gp" else F.softplus(-score).mean()
         if batch.condition.shape[1]:
             loss = loss + self.activation.condition_loss(raw, batch.condition)
-        self.generator_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.generator_opt.step()
-        return loss.detach()
+        return loss
 
+    # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        was_training = self.generator.training
         self.generator.eval()
         try:
             return self._fake(condition, generator)[1]
         finally:
-            self.generator.train()
+            self.generator.train(was_training)
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {f"generator.{k}": v.detach().cpu() for k, v in self.generator.state_dict().items()}
+        return {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
 
-    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+    def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         prefix = "generator."
         self.generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def random_state(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, f"{name}_rng").get_state() for name in ("noise", "penalty", "dropout")}
+
+    def load_random_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        for name in ("noise", "penalty", "dropout"):
+            getattr(self, f"{name}_rng").set_state(state[name])
 
 
 @register_model("ctgan")
 class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
-    conditional = True
+    description = "conditional generator, training-by-sampling, PacGAN critic (Xu et al., 2019)"
+    capabilities = frozenset({"conditional"})
 
 
 @register_model("wgan-gp")
 class WassersteinGAN(AdversarialModel):
     """Unconditional WGAN-GP over the same encoding."""
 
-    conditional = False
+    description = "unconditional Wasserstein GAN with gradient penalty over the same encoding"
+    capabilities = frozenset()

@@ -1,0 +1,216 @@
+"""The callback protocol and the built-in callbacks.
+
+A callback overrides any of the hooks below; each receives the :class:`~synthgan.training.loop.TrainState`.
+Callbacks run in ascending ``order`` (ties keep the order they were given in): scores are computed
+first (order < 0), user callbacks by default at 0, early stopping at 10, checkpoints at 20 (so a
+checkpoint holds every key logged for its epoch) and the progress bar last. To end training, set
+``state.stop = True``; training ends after the current epoch's hooks have all run.
+
+A callback that keeps state across epochs returns it from :meth:`Callback.state_dict` so that
+checkpoints hold it and a resumed run continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import warnings
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from synthgan.training.loop import TrainState
+
+logger = logging.getLogger(__name__)
+
+
+class Callback:
+    """Base class: every hook does nothing.
+
+    Hooks: ``on_fit_start``, ``on_epoch_start``, ``on_after_backward`` (after each phase's
+    ``backward``, before clipping and the optimizer step; ``state.phase`` names the phase),
+    ``on_epoch_end`` and ``on_fit_end``. In ``on_fit_start`` a callback resets whatever it keeps
+    per fit; on resume the checkpointed state is loaded after that.
+    """
+
+    order: ClassVar[int] = 0
+
+    def on_fit_start(self, state: TrainState) -> None:
+        pass
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        pass
+
+    def on_after_backward(self, state: TrainState) -> None:
+        pass
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        pass
+
+    def on_fit_end(self, state: TrainState) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        """What a checkpoint must hold to continue this callback exactly (nothing by default)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({shown})"
+
+
+class History(Callback):
+    """One record per epoch: every key any callback or the loop puts in ``state.logs``.
+
+    Always installed by the trainer; its records become the estimator's ``history_``.
+    """
+
+    order = -100
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self.records = []
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        # the record is the live logs dict, so keys added later in the epoch land in it
+        self.records.append(state.logs)
+
+    def state_dict(self) -> dict:
+        return {"records": [dict(r) for r in self.records]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.records = [dict(r) for r in state["records"]]
+
+
+class TimeBudget(Callback):
+    """Stop after the first epoch that ends more than ``seconds`` after the fit started."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if time.perf_counter() - self._start > self.seconds:
+            logger.info("stopping after epoch %d: time budget of %.0fs spent", state.epoch, self.seconds)
+            state.stop = True
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs on stderr with the latest losses."""
+
+    order = 100
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=state.epochs, initial=state.epoch - 1, desc="fit", unit="epoch",
+                             file=sys.stderr, leave=False)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        shown = {key.replace("_loss", ""): f"{value:.3f}" for key, value in state.logs.items()
+                 if isinstance(value, float) and key != "seconds"}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
+
+    def on_fit_end(self, state: TrainState) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` evaluations; keep the best weights.
+
+    Parameters
+    ----------
+    monitor : str, default="val_fidelity"
+        A ``history_`` key. Epochs where it was not logged (e.g. validation runs every k epochs)
+        are skipped and do not count towards the patience.
+    patience : int, default=5
+        Evaluations without improvement before training stops.
+    mode : {"auto", "max", "min"}, default="auto"
+        ``auto``: ``min`` for keys containing "loss", ``max`` otherwise.
+    min_delta : float, default=0.0
+        Smallest change that counts as an improvement.
+    restore_best : bool, default=True
+        At the end of the fit, however it ends, load the generator weights of the best epoch.
+
+    Attributes
+    ----------
+    best_ : float or None
+        Best value seen.
+    best_epoch_ : int or None
+        Epoch of the best value.
+    """
+
+    order = 10
+
+    def __init__(self, monitor: str = "val_fidelity", patience: int = 5, mode: str = "auto",
+                 min_delta: float = 0.0, restore_best: bool = True):
+        if mode not in ("auto", "max", "min"):
+            raise ValueError(f"EarlyStopping mode must be 'auto', 'max' or 'min', got {mode!r}")
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"EarlyStopping patience must be an integer >= 1, got {patience!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.mode = mode
+        self.min_delta = min_delta
+        self.restore_best = restore_best
+
+    @property
+    def _sign(self) -> float:
+        mode = self.mode if self.mode != "auto" else ("min" if "loss" in self.monitor else "max")
+        return 1.0 if mode == "max" else -1.0
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self.best_: float | None = None
+        self.best_epoch_: int | None = None
+        self._wait = 0
+        self._best_weights: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        value = state.logs.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if self.best_ is None or self._sign * (value - self.best_) > self.min_delta:
+            self.best_, self.best_epoch_, self._wait = float(value), state.epoch, 0
+            if self.restore_best:
+                self._best_weights = state.model.weights()
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            logger.info("early stopping after epoch %d: %s has not improved on %.4f (epoch %d) for %d evaluations",
+                        state.epoch, self.monitor, self.best_, self.best_epoch_, self._wait)
+            state.stop = True
+
+    def on_fit_end(self, state: TrainState) -> None:
+        if self.best_ is None:
+            warnings.warn(f"EarlyStopping: {self.monitor!r} was never logged, so nothing was monitored "
+                          f"(logged keys: {sorted(state.logs)}); for 'val_fidelity' set validation_size",
+                          UserWarning, stacklevel=2)
+            return
+        if self.restore_best and self._best_weights is not None:
+            state.model.load_weights(self._best_weights)
+            logger.info("restored the generator weights of epoch %d (%s=%.4f)", self.best_epoch_, self.monitor,
+                        self.best_)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best_, "best_epoch": self.best_epoch_, "wait": self._wait,
+                "weights": self._best_weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_, self.best_epoch_, self._wait = state["best"], state["best_epoch"], state["wait"]
+        self._best_weights = state["weights"]

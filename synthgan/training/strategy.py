@@ -1,0 +1,66 @@
+"""The one place where gradients are computed and applied.
+
+:class:`Strategy` runs a model's :class:`~synthgan.models.base.Phase`: it freezes every network but
+the phase's own, computes the loss, zeroes gradients, calls ``backward``, lets callbacks see the
+gradients, clips them if asked and steps the phase's optimizer. Wrappers that change how training
+happens (data-parallel gradient averaging, DP-SGD's per-sample clipping and noise, autocast) belong
+in a subclass of this class, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from synthgan.models.base import Batch, Phase, TabularModel
+
+
+class Strategy:
+    """Plain single-process optimization.
+
+    Parameters
+    ----------
+    max_grad_norm : float or None, default=None
+        Clip each phase's gradient to this total L2 norm before the step.
+    """
+
+    def __init__(self, max_grad_norm: float | None = None):
+        self.max_grad_norm = max_grad_norm
+
+    def setup(self, model: TabularModel) -> None:
+        """Take the model's networks and build its optimizers."""
+        self.networks: dict[str, nn.Module] = model.networks()
+        self.optimizers: dict[str, torch.optim.Optimizer] = model.configure_optimizers()
+        self._parameters = {name: list(net.parameters()) for name, net in self.networks.items()}
+
+    def _freeze_others(self, name: str, frozen: bool) -> None:
+        for other, parameters in self._parameters.items():
+            if other != name:
+                for parameter in parameters:
+                    parameter.requires_grad_(not frozen)
+
+    def run(self, phase: Phase, batch: Batch, after_backward: Callable[[], None] | None = None) -> torch.Tensor:
+        """One update of ``phase`` on ``batch``; returns the detached loss."""
+        optimizer = self.optimizers[phase.name]
+        self._freeze_others(phase.name, True)
+        try:
+            loss = phase.loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self._freeze_others(phase.name, False)
+        if after_backward is not None:
+            after_backward()
+        if self.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self._parameters[phase.name], self.max_grad_norm)
+        optimizer.step()
+        return loss.detach()
+
+    def state_dict(self) -> dict:
+        return {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state[name])

@@ -1,0 +1,131 @@
+"""Sampling conditions: parsing ``column=value`` text, checking values against the fitted columns,
+finding what the conditional vector can express, and matching generated rows.
+
+The estimator and the command line both go through this module, so a condition means the same
+thing, and fails with the same message, from Python and from the shell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from synthgan.errors import ConditionError
+from synthgan.transform.categories import CategoryState
+
+if TYPE_CHECKING:
+    from synthgan.transform.transformer import DataTransformer
+
+_MISSING_TEXT = ("", "null", "NULL", "NA", "None")
+
+
+def is_missing(value: object) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def as_level(value: object) -> object:
+    """The value as stored among a category column's levels (numpy scalars unwrapped, missing as None)."""
+    if is_missing(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def condition_number(value: object, kind: str) -> float:
+    """A numeric or datetime condition value in model units (datetimes as UTC nanoseconds)."""
+    if kind == "datetime":
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return float(stamp.value)
+    return float(value)  # type: ignore[arg-type]
+
+
+def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, object]:
+    """``column=value`` text with the value converted to the column's type in the fitted model."""
+    if "=" not in text:
+        raise ConditionError(f"condition {text!r} must look like column=value")
+    column, raw = text.split("=", 1)
+    specs = {spec.name: spec for spec in transformer.specs_}
+    by_text = {str(name): name for name in specs}
+    if column not in by_text:
+        raise ConditionError(f"condition column {column!r} is not a model column; known: {list(by_text)}")
+    name = by_text[column]
+    spec = specs[name]
+    if raw in _MISSING_TEXT:
+        return name, None
+    try:
+        if spec.kind == "integer":
+            return name, int(raw)
+        if spec.kind == "numeric":
+            return name, float(raw)
+        if spec.kind == "datetime":
+            return name, pd.Timestamp(raw)
+        if spec.kind == "boolean":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("true", "1")
+    except ValueError:
+        raise ConditionError(f"condition value {raw!r} does not fit column {column!r} ({spec.kind})") from None
+    state = transformer.states_[list(specs).index(name)]
+    for level in state.all_levels:
+        if level is not None and str(level) == raw:
+            return name, level
+    return name, raw
+
+
+def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer) -> None:
+    """Raise :class:`ConditionError` for an unknown column or a value the model cannot generate."""
+    if not isinstance(conditions, Mapping):
+        raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
+    names = [spec.name for spec in transformer.specs_]
+    for column, value in conditions.items():
+        if column not in names:
+            raise ConditionError(f"condition column {column!r} is not a training column; known columns: {names}")
+        spec = transformer.specs_[names.index(column)]
+        state = transformer.states_[names.index(column)]
+        if is_missing(value):
+            if not spec.has_nulls:
+                raise ConditionError(f"column {column!r} had no missing values in training, "
+                                     "so rows with it missing cannot be generated")
+        elif isinstance(state, CategoryState):
+            if as_level(value) not in state.all_levels:
+                shown = list(state.all_levels[:20])
+                raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
+                                     f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
+        else:
+            try:
+                number = condition_number(value, spec.kind)
+            except (TypeError, ValueError):
+                raise ConditionError(f"value {value!r} for numeric column {column!r} is not a number") from None
+            if not state.minimum <= number <= state.maximum:
+                raise ConditionError(f"value {value!r} for column {column!r} lies outside the training "
+                                     f"range; choose a value in the observed range")
+
+
+def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer) -> tuple[int, int] | None:
+    """(condition span, slot) of the first condition the conditional vector can express, if any."""
+    names = [spec.name for spec in transformer.specs_]
+    for k, span in enumerate(transformer.layout_.condition_spans):
+        if span.column not in conditions:
+            continue
+        value = as_level(conditions[span.column])
+        if span.role == "missing":
+            if value is None:
+                return k, 1
+            continue
+        state = transformer.states_[names.index(span.column)]
+        if value in state.levels:
+            return k, state.levels.index(value)
+    return None
+
+
+def matches(frame: pd.DataFrame, conditions: Mapping[Any, Any]) -> np.ndarray:
+    """Boolean mask of the rows of ``frame`` that meet every condition."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column, value in conditions.items():
+        series = frame[column]
+        keep &= series.isna().to_numpy() if is_missing(value) else (series == value).fillna(False).to_numpy(bool)
+    return keep
