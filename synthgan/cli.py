@@ -52,12 +52,26 @@ def main(debug: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+class RegisteredModel(click.Choice):
+    """``--model`` choices read from the model registry when the command runs, so every registered
+    model (built-in or added by a plugin before the CLI runs) is offered and described."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return model_names()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click's __init__ assigns it; the registry is the source
+        pass
+
+
 def _model_options(func):
     options = [
-        click.option("--model", "model_name", type=click.Choice(model_names()), default="ctgan",
-                     show_default=True,
-                     help="Model to train: " + "; ".join(f"{n}: {model_class(n).description}" for n in model_names())
-                     + "."),
+        click.option("--model", "model_name", type=RegisteredModel(), default="ctgan", show_default=True,
+                     help="Model to train (`synthgan models` describes each)."),
         click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True,
                      help="Training epochs."),
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -259,6 +273,22 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
     if report is not None:
         result.write_html(report, real, synthetic, overwrite=force)
         click.echo(f"wrote {report}", err=True)
+
+
+@main.command()
+def models() -> None:
+    """List the registered models: name, description, capabilities and the parameters each reads.
+
+    \b
+    Example:
+      synthgan models
+    """
+    for name in model_names():
+        info = model_class(name).describe()
+        click.echo(f"{name}: {info['description']}")
+        click.echo(f"  capabilities: {', '.join(info['capabilities']) or 'none'}")
+        for parameter, text in info["parameters"].items():
+            click.echo(f"  {parameter}: {text}")
 
 
 if __name__ == "__main__":  # pragma: no cover

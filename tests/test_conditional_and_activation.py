@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -81,3 +82,23 @@ def test_empirical_draw_follows_real_frequency():
     sampler = ConditionSampler(counts)
     _, category = sampler.draw_empirical(50_000, np.random.default_rng(0))
     assert abs(category.mean() - 0.1) < 0.01
+
+
+def test_condition_text_is_parsed_to_the_column_type():
+    from synthgan.errors import ConditionError
+    from synthgan.transform.conditions import check_conditions, parse_condition
+    from synthgan.transform.transformer import DataTransformer
+    from tests.conftest import make_mixed
+
+    transformer = DataTransformer().fit(make_mixed(), np.random.default_rng(0))
+    assert parse_condition("count=3", transformer) == ("count", 3)
+    assert parse_condition("flag=TRUE", transformer) == ("flag", True)
+    assert parse_condition("city=NA", transformer) == ("city", None)
+    assert parse_condition("when=2024-02-01", transformer) == ("when", pd.Timestamp("2024-02-01"))
+    column, value = parse_condition("amount=12.5", transformer)
+    assert column == "amount" and value == 12.5 and isinstance(value, float)
+    check_conditions(dict([parse_condition("group=b", transformer)]), transformer)
+    with pytest.raises(ConditionError, match="does not fit column 'flag'"):
+        parse_condition("flag=maybe", transformer)
+    with pytest.raises(ConditionError, match="lies outside the training range"):
+        check_conditions({"count": 10_000}, transformer)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 
 from synthgan import ConditionError, NotFittedError, SynthGAN, SynthGANError
-from synthgan.models import model_names
+from synthgan import params as P
+from synthgan.models import base as model_base
+from synthgan.models import model_class, model_names, register_model
 
 FAST = dict(epochs=2, batch_size=60, pac=4, embedding_dim=16, generator_dim=(32,), discriminator_dim=(32,),
             verbose=False)
@@ -23,8 +26,28 @@ def fitted(frame: pd.DataFrame, model: str, **params) -> SynthGAN:
     return SynthGAN(model=model, **{**FAST, "random_state": 0, **params}).fit(frame)
 
 
-def test_registry_holds_both_models():
-    assert set(model_names()) == {"ctgan", "wgan-gp"}
+def test_registry_entries_describe_themselves():
+    assert {"ctgan", "wgan-gp"} <= set(model_names())
+    for name in model_names():
+        info = model_class(name).describe()
+        assert info["name"] == name and info["description"]
+        assert set(info["parameters"]) <= set(SynthGAN().get_params())
+    assert "conditional" in model_class("ctgan").describe()["capabilities"]
+    assert "conditional" not in model_class("wgan-gp").capabilities
+
+
+def test_registering_a_name_twice_raises():
+    with pytest.raises(ValueError, match="'ctgan' is registered already"):
+        register_model("ctgan")(type("Other", (model_class("ctgan"),), {}))
+    assert model_class("ctgan").__name__ == "ConditionalTabularGAN"
+
+
+def test_parameter_checks_come_from_the_registered_class(mixed, monkeypatch):
+    strict = type("Strict", (model_class("ctgan"),), {"parameters": {"embedding_dim": P.integer(1000)}})
+    monkeypatch.setitem(model_base._REGISTRY, "strict", strict)
+    with pytest.raises(SynthGANError, match="embedding_dim must be an integer >= 1000"):
+        SynthGAN(model="strict", **FAST).fit(mixed)
+    SynthGAN(model="ctgan", **FAST).fit(mixed)  # the same value is fine for a model that allows it
 
 
 def test_init_stores_params_unchanged():
@@ -124,6 +147,7 @@ def test_save_load_round_trip(mixed, model_name, tmp_path):
     est.save(path)
     loaded = SynthGAN.load(path)
     assert loaded.get_params() == {**est.get_params(), "device": "auto"}
+    assert loaded.model_.critic is None and set(loaded.model_.networks()) == {"generator"}  # sampling only
     pd.testing.assert_frame_equal(loaded.sample(200), fitted(mixed, model_name).sample(200))
     pd.testing.assert_frame_equal(loaded.history_, est.history_, check_dtype=False)
     with pytest.raises(SynthGANError, match="already exists"):
@@ -131,10 +155,12 @@ def test_save_load_round_trip(mixed, model_name, tmp_path):
     est.save(path, overwrite=True)
 
 
-def test_bce_loss_trains(mixed, model_name):
+def test_bce_loss_reaches_the_model_and_trains(mixed, model_name):
     est = fitted(mixed, model_name, loss="bce")
-    assert (est.history_["critic_loss"] > 0).all()  # BCE losses are positive, unlike the Wasserstein critic's
+    assert est.model_.config.loss == "bce"
+    assert (est.history_["critic_loss"] > 0).all()
     assert len(est.sample(10)) == 10
+    assert fitted(mixed, model_name).model_.config.loss == "wgan-gp"
 
 
 def test_max_time_stops_early(mixed):

@@ -135,3 +135,37 @@ def test_bad_tables_are_rejected(table):
         evaluate(table, table, target="nope")
     with pytest.raises(DataError, match="empty"):
         evaluate(table, table.iloc[:0])
+
+
+def test_report_draws_without_pyplot_or_a_backend_switch(table, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "from synthgan.evaluation.report import distribution_figure, difference_figure\n"
+            "from synthgan.evaluation import pair_trends\n"
+            "rng = np.random.default_rng(0)\n"
+            "f = pd.DataFrame({'a': rng.normal(size=200), 'b': rng.normal(size=200), 'c': rng.choice(['x', 'y'], 200)})\n"
+            "assert distribution_figure(f, f) and difference_figure(pair_trends(f, f), f, f)\n"
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+            "import matplotlib\n"
+            "assert matplotlib.rcParams._get_backend_or_none() in (None, 'template'), "
+            "matplotlib.rcParams._get_backend_or_none()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"MPLBACKEND": "template", "PATH": ""})
+    assert done.returncode == 0, done.stderr
+
+
+def test_one_column_kind_detector_for_transform_and_evaluation():
+    from synthgan.evaluation.metadata import sdtype_of
+    from synthgan.transform.columns import detect_columns
+    from tests.conftest import make_mixed
+
+    frame = make_mixed().assign(yes=pd.Series([True, False] * 120, dtype=object),
+                                code=pd.Series(range(240), dtype="Int64"))
+    expected = {"numeric": "numerical", "integer": "numerical", "datetime": "datetime", "boolean": "boolean",
+                "categorical": "categorical"}
+    for spec in detect_columns(frame):
+        assert sdtype_of(frame[spec.name]) == expected[spec.kind], spec.name
+    assert sdtype_of(frame["yes"]) == "boolean"  # object column of booleans, as the transformer sees it
+    assert sdtype_of(pd.Series(pd.to_timedelta([1, 2], unit="s"))) == "categorical"  # not modellable

@@ -96,12 +96,16 @@ class EvaluationResult:
             tmp.write_text(page, encoding="utf-8")
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
+def _figure(width: float, height: float):
+    """A matplotlib Figure drawn without pyplot, so the process's backend and figure list are untouched."""
+    from matplotlib.figure import Figure
 
+    return Figure(figsize=(width, height))
+
+
+def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -111,15 +115,11 @@ def _labels(series: pd.Series) -> pd.Series:
 
 def distribution_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int = 40) -> str:
     """Grid of per-column histograms (numbers) or bar charts (top 10 categories), base64 PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     columns = list(real.columns)[:max_columns]
     ncols = 4
     nrows = max(1, math.ceil(len(columns) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.8 * nrows), squeeze=False)
+    fig = _figure(4 * ncols, 2.8 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, column in zip(axes.flat, columns):
         if is_numeric_column(real[column]):
             r, s = numeric_values(real[column]), numeric_values(synthetic[column])
@@ -145,14 +145,10 @@ def distribution_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns
 
 def difference_figure(pairs: pd.DataFrame, real: pd.DataFrame, synthetic: pd.DataFrame) -> str:
     """Heatmaps of |corr_real - corr_synthetic| (numbers) and of 1 - pair-trend score (all pairs)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     columns = list(real.columns)
     numeric = [c for c in columns if is_numeric_column(real[c])]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig = _figure(13, 5.5)
+    axes = fig.subplots(1, 2)
     if len(numeric) >= 2:
         corr = lambda f: pd.DataFrame({c: numeric_values(f[c]) for c in numeric}).corr().to_numpy()  # noqa: E731
         image = axes[0].imshow(np.abs(corr(real) - corr(synthetic)), vmin=0, vmax=1, cmap="Reds")

@@ -82,7 +82,16 @@ def restore_dtype(values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> p
     return pd.Series(values, name=spec.name).astype(spec.dtype)
 
 
-def _kind_of(series: pd.Series, forced_discrete: bool) -> ColumnKind:
+def column_kind(series: pd.Series, forced_discrete: bool = False) -> ColumnKind:
+    """The kind of one column from its dtype (and, for object columns, its values).
+
+    This is the one column-kind detector: the transformer and the evaluators both use it.
+
+    Raises
+    ------
+    DataError
+        For a dtype synthgan cannot model (timedelta, complex, ...), naming the column.
+    """
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -144,7 +153,7 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         null_mask = series.isna().to_numpy()
         if null_mask.all():
             raise DataError(f"column {name!r} is entirely missing; drop it before fit")
-        kind = _kind_of(series, name in forced)
+        kind = column_kind(series, name in forced)
         step = 0.0
         if kind in ("numeric", "integer"):
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)[~null_mask]

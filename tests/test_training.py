@@ -1,0 +1,312 @@
+"""The training seam: strategy, callbacks, history, checkpoints and resume, early stopping, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from synthgan import SynthGAN, SynthGANError
+from synthgan.models import build_model
+from synthgan.streams import RandomStreams
+from synthgan.training import (BatchSampler, Callback, Checkpoint, EarlyStopping, Strategy, TrainState,
+                               read_checkpoint)
+from synthgan.transform.transformer import DataTransformer
+from tests.conftest import make_mixed
+
+FAST = dict(batch_size=60, pac=4, embedding_dim=16, generator_dim=(32,), discriminator_dim=(32,), verbose=False,
+            random_state=0)
+
+
+class Recorder(Callback):
+    """Records every hook call as ``(hook, epoch, phase)``."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def on_fit_start(self, state):
+        self.events.append(("fit_start", state.epoch, None))
+
+    def on_epoch_start(self, state):
+        self.events.append(("epoch_start", state.epoch, None))
+
+    def on_after_backward(self, state):
+        self.events.append(("after_backward", state.epoch, state.phase))
+
+    def on_epoch_end(self, state):
+        self.events.append(("epoch_end", state.epoch, None))
+        state.logs["custom"] = 10.0 * state.epoch
+
+    def on_fit_end(self, state):
+        self.events.append(("fit_end", state.epoch, None))
+
+
+class Scripted(Callback):
+    """Logs a fixed sequence as ``score`` (one value per epoch) and snapshots the generator weights."""
+
+    def __init__(self, values):
+        self.values = values
+        self.weights = {}
+
+    def on_epoch_end(self, state):
+        state.logs["score"] = self.values[state.epoch - 1]
+        self.weights[state.epoch] = state.model.weights()
+
+
+class StopAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, state):
+        state.stop = state.epoch >= self.epoch
+
+
+@pytest.fixture
+def mixed_frame():
+    return make_mixed()
+
+
+def _equal_weights(a: SynthGAN, b: SynthGAN) -> bool:
+    wa, wb = a.model_.weights(), b.model_.weights()
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+# ---------------------------------------------------------------- hooks, state, history
+def test_hooks_run_in_order_with_epochs_counted_from_one(mixed_frame):
+    recorder = Recorder()
+    est = SynthGAN(epochs=3, callbacks=[recorder], **FAST).fit(mixed_frame)
+    hooks = [e[0] for e in recorder.events]
+    assert hooks[0] == "fit_start" and hooks[-1] == "fit_end"
+    assert [e[1] for e in recorder.events if e[0] == "epoch_start"] == [1, 2, 3]
+    assert [e[1] for e in recorder.events if e[0] == "epoch_end"] == [1, 2, 3]
+    steps = len(mixed_frame) // 60
+    backward = [e for e in recorder.events if e[0] == "after_backward"]
+    assert len(backward) == 3 * steps * 2  # one critic and one generator update per step
+    assert [e[2] for e in backward[:4]] == ["critic", "generator", "critic", "generator"]
+    # whatever a callback logs becomes a history column
+    assert list(est.history_.columns) == ["epoch", "generator_loss", "critic_loss", "seconds", "custom"]
+    assert est.history_["custom"].tolist() == [10.0, 20.0, 30.0]
+
+
+def test_stop_flag_ends_training_after_that_epoch(mixed_frame):
+    est = SynthGAN(epochs=50, callbacks=[StopAt(2)], **FAST).fit(mixed_frame)
+    assert est.history_["epoch"].tolist() == [1, 2]
+
+
+def test_open_history_keys_survive_save_and_load(mixed_frame, tmp_path):
+    est = SynthGAN(epochs=2, callbacks=[Recorder()], **FAST).fit(mixed_frame)
+    est.save(tmp_path / "m.synthgan")
+    loaded = SynthGAN.load(tmp_path / "m.synthgan")
+    assert loaded.history_["custom"].tolist() == [10.0, 20.0]
+
+
+def test_user_callbacks_survive_clone(mixed_frame):
+    original = Recorder()
+    est = SynthGAN(epochs=2, callbacks=[original, EarlyStopping(monitor="custom", patience=3)], **FAST)
+    copy = clone(est)
+    assert [type(c) for c in copy.callbacks] == [Recorder, EarlyStopping]
+    assert copy.callbacks[1].monitor == "custom" and copy.callbacks[1].patience == 3
+    copy.fit(mixed_frame)
+    assert copy.callbacks[0].events and not original.events  # the clone's own copy was used
+    assert "custom" in copy.history_
+
+
+def test_callbacks_parameter_is_checked(mixed_frame):
+    with pytest.raises(SynthGANError, match="callbacks must be None or a list of synthgan.training.Callback"):
+        SynthGAN(callbacks=[print], **FAST).fit(mixed_frame)
+
+
+# ---------------------------------------------------------------- strategy
+def _model_and_batches(loss: str = "wgan-gp"):
+    frame = make_mixed()
+    streams = RandomStreams(0)
+    rng = streams.numpy("transform")
+    transformer = DataTransformer().fit(frame, rng)
+    encoded = transformer.transform(frame, rng)
+    params = {**SynthGAN(**FAST, loss=loss).get_params()}
+    model = build_model("wgan-gp", transformer.layout_, params, torch.device("cpu"))
+    model.setup_training(streams)
+    return model, BatchSampler(encoded, None, torch.device("cpu"), streams.numpy("batches"))
+
+
+def test_generator_phase_leaves_critic_gradients_alone():
+    model, batches = _model_and_batches()
+    strategy = Strategy()
+    strategy.setup(model)
+    critic, generator = model.phases()
+    seen = {}
+
+    def grads(module):
+        return [None if p.grad is None else p.grad.clone() for p in module.parameters()]
+
+    strategy.run(critic, batches.draw(40), lambda: seen.update(critic=grads(model.critic)))
+    strategy.run(generator, batches.draw(40),
+                 lambda: seen.update(critic_after_generator=grads(model.critic), generator=grads(model.generator)))
+    assert all(g is not None for g in seen["generator"])
+    for before, after in zip(seen["critic"], seen["critic_after_generator"]):
+        assert torch.equal(before, after)  # the generator's backward added nothing to the critic
+    assert all(p.requires_grad for p in model.critic.parameters())  # unfrozen again after the phase
+
+
+def test_strategy_clips_gradients():
+    model, batches = _model_and_batches()
+    strategy = Strategy(max_grad_norm=1e-3)
+    strategy.setup(model)
+    critic = model.phases()[0]
+    strategy.run(critic, batches.draw(40))
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.critic.parameters()]))
+    assert norm <= 1e-3 * 1.0001
+
+
+def test_bce_and_wasserstein_critic_losses_follow_their_formulas():
+    for loss in ("bce", "wgan-gp"):
+        model, batches = _model_and_batches(loss)
+        batch = batches.draw(40)
+        saved = model.random_state()
+        value = model.critic_loss(batch)
+        model.load_random_state(saved)
+        with torch.no_grad():
+            _, fake = model._fake(batch.condition, model.noise_rng)
+        real_score = model._score(batch.real, batch.real_condition)
+        fake_score = model._score(fake, batch.condition)
+        bce = torch.nn.functional.softplus(-real_score).mean() + torch.nn.functional.softplus(fake_score).mean()
+        if loss == "bce":
+            assert torch.allclose(value, bce)
+        else:
+            assert not torch.allclose(value, bce)
+            assert value >= fake_score.mean() - real_score.mean() - 1e-6  # plus a non-negative penalty
+
+
+# ---------------------------------------------------------------- checkpoints and resume
+def test_resume_continues_bit_identically(mixed_frame, tmp_path):
+    params = dict(FAST, validation_size=0.2)
+
+    def stopper():
+        return EarlyStopping(patience=10, restore_best=False)
+
+    full = SynthGAN(epochs=4, callbacks=[stopper()], **params).fit(mixed_frame)
+    first = SynthGAN(epochs=2, callbacks=[Checkpoint(tmp_path, every=1), stopper()], **params).fit(mixed_frame)
+    assert not _equal_weights(full, first)
+    recorder = Recorder()
+    resumed = SynthGAN(epochs=4, callbacks=[stopper(), recorder], **params).fit(mixed_frame, resume_from=tmp_path)
+    assert [e[1] for e in recorder.events if e[0] == "epoch_start"] == [3, 4]  # only the missing epochs ran
+    assert _equal_weights(full, resumed)
+    pd.testing.assert_frame_equal(full.sample(300), resumed.sample(300))
+    kept = ["epoch", "generator_loss", "critic_loss", "val_fidelity"]
+    pd.testing.assert_frame_equal(full.history_[kept], resumed.history_[kept])
+    assert resumed.callbacks[0].best_ == full.callbacks[0].best_  # the callback's state was restored too
+
+
+def test_checkpoint_files_are_atomic_and_pruned(mixed_frame, tmp_path):
+    SynthGAN(epochs=5, callbacks=[Checkpoint(tmp_path / "ck", every=2, keep=1)], **FAST).fit(mixed_frame)
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["epoch-000004.ckpt"]
+    state = read_checkpoint(tmp_path / "ck")
+    assert state["epoch"] == 4 and set(state["optimizers"]) == {"critic", "generator"}
+    assert set(state["networks"]) == {"critic", "generator"}
+    assert len(state["callbacks"]) >= 2 and state["run"]["entropy"] == 0
+
+
+def test_resume_past_the_last_epoch_trains_nothing(mixed_frame, tmp_path):
+    done = SynthGAN(epochs=3, callbacks=[Checkpoint(tmp_path)], **FAST).fit(mixed_frame)
+    again = SynthGAN(epochs=3, **FAST).fit(mixed_frame, resume_from=tmp_path / "epoch-000003.ckpt")
+    assert _equal_weights(done, again) and len(again.history_) == 3
+
+
+def test_resume_refuses_a_different_run(mixed_frame, tmp_path):
+    SynthGAN(epochs=1, callbacks=[Checkpoint(tmp_path)], **FAST).fit(mixed_frame)
+    with pytest.raises(SynthGANError, match="random_state=0"):
+        SynthGAN(epochs=2, **{**FAST, "random_state": 1}).fit(mixed_frame, resume_from=tmp_path)
+    with pytest.raises(SynthGANError, match=r"embedding_dim=16 \(now 8\)"):
+        SynthGAN(epochs=2, **{**FAST, "embedding_dim": 8}).fit(mixed_frame, resume_from=tmp_path)
+    with pytest.raises(SynthGANError, match="training table differs"):
+        SynthGAN(epochs=2, **FAST).fit(make_mixed(seed=3), resume_from=tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SynthGANError, match="no checkpoint"):
+        SynthGAN(epochs=2, **FAST).fit(mixed_frame, resume_from=empty)
+    (tmp_path / "epoch-000009.ckpt").write_bytes(b"junk")
+    with pytest.raises(SynthGANError, match="not a readable synthgan checkpoint"):
+        SynthGAN(epochs=2, **FAST).fit(mixed_frame, resume_from=tmp_path)
+
+
+def test_random_state_none_resumes_with_the_checkpointed_entropy(mixed_frame, tmp_path):
+    params = {**FAST, "random_state": None}
+    first = SynthGAN(epochs=2, callbacks=[Checkpoint(tmp_path)], **params).fit(mixed_frame)
+    resumed = SynthGAN(epochs=2, **params).fit(mixed_frame, resume_from=tmp_path)
+    assert resumed.entropy_ == first.entropy_ and _equal_weights(first, resumed)
+
+
+# ---------------------------------------------------------------- early stopping and validation
+def test_early_stopping_stops_on_patience_and_restores_the_best_weights(mixed_frame):
+    scripted = Scripted([0.5, 0.6, 0.55, 0.54, 0.53, 0.9, 0.9])
+    stopper = EarlyStopping(monitor="score", patience=3)
+    est = SynthGAN(epochs=7, callbacks=[scripted, stopper], **FAST).fit(mixed_frame)
+    assert est.history_["epoch"].tolist() == [1, 2, 3, 4, 5]
+    assert stopper.best_epoch_ == 2 and stopper.best_ == 0.6
+    best = scripted.weights[2]
+    assert all(torch.equal(v, best[k]) for k, v in est.model_.weights().items())
+    assert not all(torch.equal(v, scripted.weights[5][k]) for k, v in est.model_.weights().items())
+
+
+def test_early_stopping_mode_min_for_losses_and_keeps_last_weights_without_restore(mixed_frame):
+    scripted = Scripted([3.0, 2.0, 1.0, 1.5])
+    stopper = EarlyStopping(monitor="score_loss", patience=1, restore_best=False)
+
+    class Rename(Callback):
+        order = 5
+
+        def on_epoch_end(self, state):
+            state.logs["score_loss"] = state.logs.pop("score")
+
+    est = SynthGAN(epochs=4, callbacks=[scripted, Rename(), stopper], **FAST).fit(mixed_frame)
+    assert stopper.best_epoch_ == 3 and len(est.history_) == 4
+    assert all(torch.equal(v, scripted.weights[4][k]) for k, v in est.model_.weights().items())
+
+
+def test_early_stopping_warns_when_its_key_is_never_logged(mixed_frame):
+    with pytest.warns(UserWarning, match="'val_fidelity' was never logged"):
+        SynthGAN(epochs=1, callbacks=[EarlyStopping()], **FAST).fit(mixed_frame)
+
+
+def test_validation_holds_rows_back_and_logs_fidelity(mixed_frame):
+    est = SynthGAN(epochs=4, validation_size=0.25, validation_every=2, **FAST).fit(mixed_frame)
+    assert sum(est.condition_counts_[0]) == len(mixed_frame) - 60  # trained on the other 75% only
+    scores = est.history_["val_fidelity"]
+    assert scores.isna().tolist() == [True, False, True, False]
+    assert ((scores.dropna() > 0.3) & (scores.dropna() <= 1.0)).all()
+    plain = SynthGAN(epochs=1, **FAST).fit(mixed_frame)
+    assert "val_fidelity" not in plain.history_ and sum(plain.condition_counts_[0]) == len(mixed_frame)
+
+
+def test_early_stopping_on_validation_fidelity(mixed_frame):
+    stopper = EarlyStopping(monitor="val_fidelity", patience=1)
+    est = SynthGAN(epochs=30, validation_size=0.2, callbacks=[stopper], **FAST).fit(mixed_frame)
+    history = est.history_
+    assert len(history) < 30
+    assert stopper.best_ == history["val_fidelity"].max()
+    assert history["val_fidelity"].iloc[-1] < stopper.best_
+
+
+def test_validation_size_too_large_for_the_table(mixed_frame):
+    with pytest.raises(SynthGANError, match="validation_size=0.995 leaves"):
+        SynthGAN(epochs=1, validation_size=0.995, **FAST).fit(mixed_frame)
+
+
+@pytest.mark.slow
+def test_validation_score_is_fast_on_adult(datasets):
+    import time
+
+    from synthgan.training import ValidationScore
+
+    adult = pd.read_parquet(datasets / "adult.parquet")
+    est = SynthGAN(epochs=1, random_state=0, verbose=False).fit(adult.iloc[:2000])
+    callback = ValidationScore(adult.iloc[-4800:], lambda n, r: est._generation.rows(n, None, r),
+                               np.random.default_rng(0), rows=5000)
+    state = TrainState(epochs=1, model=est.model_, trainer=None, epoch=1)  # type: ignore[arg-type]
+    callback.on_epoch_end(state)  # warm-up
+    started = time.perf_counter()
+    callback.on_epoch_end(state)
+    assert time.perf_counter() - started < 1.0
+    assert 0 < state.logs["val_fidelity"] <= 1
