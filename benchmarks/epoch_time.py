@@ -5,7 +5,12 @@
 Fits ``SynthGAN(epochs=N)`` (defaults otherwise) on all of adult once per seed and records each
 epoch's ``seconds`` from ``history_``; the first epoch is reported apart (warm-up). Appends one row
 per seed to ``OUT/epoch_time.csv`` with the label, the commit and the machine, so two code versions
-can be timed one after the other on the same machine and compared.
+can be timed one after the other on the same machine and compared. ``--no-freeze`` times the
+current code with the critic's parameters left trainable during the generator phase (an ablation).
+
+``--paired`` measures that one change within each fit instead: a callback switches the freezing
+on and off on alternate epochs, so both settings share the process, the data and the machine's
+state of the moment, and the per-seed difference of the two means is reported.
 """
 
 from __future__ import annotations
@@ -41,7 +46,18 @@ def main() -> None:
     parser.add_argument("--label", required=True, help="name of the code version being timed")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/epoch_time"))
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="ablation: let the generator phase compute critic gradients (as before the "
+                             "training seam) by disabling the strategy's freezing")
+    parser.add_argument("--paired", action="store_true",
+                        help="alternate freezing on/off per epoch within each fit; writes paired.csv")
     args = parser.parse_args()
+    if args.paired:
+        return paired(args)
+    if args.no_freeze:
+        from synthgan.training.strategy import Strategy
+
+        Strategy._freeze_others = lambda self, name, frozen: None
     real = pd.read_parquet(args.datasets / "adult.parquet")
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "epoch_time.csv"
@@ -59,6 +75,43 @@ def main() -> None:
             row = [args.label, _commit(), seed, len(seconds), round(float(seconds[0]), 4),
                    round(float(seconds[1:].mean()), 4), round(fit_s, 2), torch.__version__,
                    torch.get_num_threads(), platform.processor() or os.uname().machine,
+                   time.strftime("%Y-%m-%d %H:%M")]
+            writer.writerow(row)
+            handle.flush()
+            print(",".join(map(str, row)))
+
+
+def paired(args: argparse.Namespace) -> None:
+    from synthgan.training import Callback
+    from synthgan.training.strategy import Strategy
+
+    class AlternateFreezing(Callback):
+        """Odd epochs freeze the other networks (the default), even epochs do not."""
+
+        def on_epoch_start(self, state) -> None:
+            strategy = state.trainer.strategy
+            freeze = state.epoch % 2 == 1
+            strategy._freeze_others = (Strategy._freeze_others.__get__(strategy) if freeze
+                                       else (lambda name, frozen: None))
+            state.logs["freeze"] = freeze
+
+    real = pd.read_parquet(args.datasets / "adult.parquet")
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "paired.csv"
+    fresh = not target.exists()
+    with target.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(["commit", "seed", "epochs_each", "frozen_epoch_s", "unfrozen_epoch_s", "saving_pct",
+                             "torch", "threads", "date"])
+        for seed in args.seeds:
+            est = SynthGAN(epochs=args.epochs, random_state=seed, verbose=False,
+                           callbacks=[AlternateFreezing()]).fit(real)
+            history = est.history_.iloc[2:]  # the first two epochs warm up
+            frozen = float(history.loc[history["freeze"].astype(bool), "seconds"].mean())
+            unfrozen = float(history.loc[~history["freeze"].astype(bool), "seconds"].mean())
+            row = [_commit(), seed, len(history) // 2, round(frozen, 4), round(unfrozen, 4),
+                   round(100 * (unfrozen - frozen) / unfrozen, 2), torch.__version__, torch.get_num_threads(),
                    time.strftime("%Y-%m-%d %H:%M")]
             writer.writerow(row)
             handle.flush()
