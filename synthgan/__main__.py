@@ -1,5 +1,5 @@
 """python -m synthgan"""
 
-from synthgan.cli import main
+from synthgan.cli import run
 
-main(prog_name="synthgan")
+run()

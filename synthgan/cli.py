@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,13 @@ from tqdm.auto import tqdm
 from synthgan._version import __version__
 from synthgan.demo import demo_path
 from synthgan.errors import SynthGANError
-from synthgan.io import atomic_path, read_table, table_format, write_table
+from synthgan.io import atomic_path, check_output, read_table, table_format, write_table
 from synthgan.models import model_class, model_names
 from synthgan.transform.conditions import parse_condition
 
 logger = logging.getLogger("synthgan")
 CHUNK_ROWS = 20_000
+MAX_BALANCE_CLASSES = 100
 
 
 class SynthGANGroup(click.Group):
@@ -33,6 +35,23 @@ class SynthGANGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # disk full, permission denied, ...: the system's words, one line
+            if ctx.params.get("debug"):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}; nothing was written") from None
+
+
+def _terminated(signum: int, frame) -> None:
+    """SIGTERM ends the command like an error would: unfinished temporary outputs are removed."""
+    sys.stderr.write(f"synthgan: stopped by {signal.Signals(signum).name}; unfinished output removed\n")
+    raise SystemExit(128 + signum)
+
+
+def run() -> None:
+    """Console entry point: ``main`` with SIGTERM turned into a clean exit."""
+    signal.signal(signal.SIGTERM, _terminated)
+    main(prog_name="synthgan")
 
 
 @click.group(cls=SynthGANGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +96,10 @@ def _model_options(func):
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Stop training after this many seconds."),
         click.option("--discrete", multiple=True, help="Treat this column as categorical (repeatable)."),
-        click.option("--seed", type=int, default=None, help="Random seed for reproducible results."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Random seed (>= 0) for reproducible results."),
+        click.option("--encoding", default=None,
+                     help="Text encoding of a CSV input (default: UTF-8, else Latin-1)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
         click.option("--force", is_flag=True, help="Overwrite an existing output file."),
@@ -104,13 +126,9 @@ def _progress(chunks: Iterator[pd.DataFrame], total: int, quiet: bool, desc: str
             yield chunk
 
 
-def _check_output(output: Path, force: bool, *inputs: Path) -> None:
+def _check_output(output: Path, force: bool, *inputs: Path | None) -> None:
     table_format(output)
-    for source in inputs:
-        if source.exists() and output.exists() and output.resolve() == source.resolve():
-            raise SynthGANError(f"the output {str(output)!r} is an input file; choose another output name")
-    if output.exists() and not force:
-        raise SynthGANError(f"{str(output)!r} already exists; pass --force to overwrite it")
+    check_output(output, force, inputs)
 
 
 @main.command()
@@ -119,18 +137,16 @@ def _check_output(output: Path, force: bool, *inputs: Path) -> None:
               help="Model file to write (e.g. model.synthgan).")
 @_model_options
 def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: float | None,
-        discrete: tuple[str, ...], seed: int | None, device: str, quiet: bool, force: bool) -> None:
+        discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
+        force: bool) -> None:
     """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
 
     \b
     Example:
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
     """
-    if output.exists() and not force:
-        raise SynthGANError(f"{str(output)!r} already exists; pass --force to overwrite it")
-    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
-        raise SynthGANError("the model file would overwrite the input; choose another output name")
-    model = _fit(read_table(input_path), model_name, epochs, max_time, discrete, seed, device, quiet)
+    check_output(output, force, [input_path])
+    model = _fit(read_table(input_path, encoding), model_name, epochs, max_time, discrete, seed, device, quiet)
     model.save(output, overwrite=force)
     if not quiet:
         click.echo(f"wrote {output}", err=True)
@@ -142,7 +158,7 @@ def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: 
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output table (.parquet, .csv, .csv.gz).")
 @click.option("--condition", "-c", multiple=True, help="column=value; every row will have it (repeatable).")
-@click.option("--seed", type=int, default=None, help="Random seed for this sampling run.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (>= 0) for this sampling run.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
@@ -198,7 +214,8 @@ def balance_counts(counts: pd.Series, rows: int) -> dict:
 @_model_options
 def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
             target: str | None, balance: bool, model_name: str, epochs: int, max_time: float | None,
-            discrete: tuple[str, ...], seed: int | None, device: str, quiet: bool, force: bool) -> None:
+            discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
+            force: bool) -> None:
     """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.
 
     \b
@@ -211,15 +228,20 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
         raise SynthGANError("give either an INPUT file or --demo")
     source = Path(demo_path()) if demo else input_path
     if output is None:
-        fmt = table_format(source)
-        base = source.name[: -len(fmt) - 1]
+        fmt = "parquet" if source.is_dir() else table_format(source)
+        base = source.name if source.is_dir() else source.name[: -len(fmt) - 1]
         output = (Path.cwd() if demo else source.parent) / f"{base}.augmented.{fmt}"
     _check_output(output, force, source)
     if balance and target is None:
         raise SynthGANError("--balance needs --target COLUMN")
-    real = read_table(source)
+    real = read_table(source, encoding)
     if target is not None and target not in real.columns:
         raise SynthGANError(f"--target column {target!r} is not in the table; columns: {list(real.columns)}")
+    if balance:  # the target is a class label whatever its dtype (an integer label has few levels)
+        levels = real[target].nunique(dropna=False)
+        if levels > MAX_BALANCE_CLASSES:
+            raise SynthGANError(f"--balance needs a class column; --target {target!r} has {levels} distinct values")
+        discrete = tuple(dict.fromkeys((*discrete, target)))
     model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet)
 
     def stream() -> Iterator[pd.DataFrame]:
@@ -246,10 +268,11 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Write an HTML report here.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Write the scores as JSON here.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the evaluators.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for the evaluators.")
+@click.option("--encoding", default=None, help="Text encoding of CSV inputs (default: UTF-8, else Latin-1).")
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
 def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target: str | None,
-             report: Path | None, json_path: Path | None, seed: int, force: bool) -> None:
+             report: Path | None, json_path: Path | None, seed: int, encoding: str | None, force: bool) -> None:
     """Score SYNTHETIC against REAL: fidelity, utility (with --target) and privacy.
 
     \b
@@ -259,12 +282,14 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
     """
     from synthgan.evaluation import evaluate as run_evaluation
 
+    if report is not None and json_path is not None and report.resolve() == json_path.resolve():
+        raise SynthGANError("--report and --json name the same file; give two names")
     for path in (report, json_path):
-        if path is not None and path.exists() and not force:
-            raise SynthGANError(f"{str(path)!r} already exists; pass --force to overwrite it")
-    real = read_table(real_path)
-    synthetic = read_table(synthetic_path)
-    held = read_table(holdout) if holdout is not None else None
+        if path is not None:
+            check_output(path, force, [real_path, synthetic_path, holdout])
+    real = read_table(real_path, encoding)
+    synthetic = read_table(synthetic_path, encoding)
+    held = read_table(holdout, encoding) if holdout is not None else None
     result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed)
     click.echo(result.summary())
     if json_path is not None:
@@ -292,4 +317,4 @@ def models() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

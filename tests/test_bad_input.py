@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthgan import DataError, ModelFileError, SynthGAN
+from synthgan import ConditionError, DataError, ModelFileError, SynthGAN
 
 FAST = dict(epochs=1, batch_size=20, pac=2, embedding_dim=8, generator_dim=(8,), discriminator_dim=(8,),
             verbose=False)
@@ -36,10 +36,22 @@ def test_all_missing_column():
         fit(frame)
 
 
-def test_constant_column():
-    frame = pd.DataFrame({"a": np.arange(10.0), "c": ["k"] * 10})
-    with pytest.raises(DataError, match="column 'c' is constant .* drop it"):
-        fit(frame)
+def test_constant_columns_are_put_back_not_refused(tmp_path):
+    frame = pd.DataFrame({"c": ["k"] * 10, "a": np.arange(10.0), "n": np.int32(7),
+                          "t": pd.Timestamp("2024-03-01"), "z": pd.Categorical(["u"] * 10, categories=["u", "v"])})
+    est = fit(frame)
+    out = est.sample(25)
+    assert list(out.columns) == list(frame.columns) and out.dtypes.to_dict() == frame.dtypes.to_dict()
+    assert (out["c"] == "k").all() and (out["n"] == 7).all() and (out["t"] == frame["t"][0]).all()
+    assert list(out["z"].cat.categories) == ["u", "v"] and (out["z"] == "u").all()
+    assert len(est.sample(5, conditions={"c": "k"})) == 5
+    with pytest.raises(ConditionError, match="column 'c' holds only 'k'"):
+        est.sample(5, conditions={"c": "other"})
+    est.save(tmp_path / "m.synthgan")
+    pd.testing.assert_frame_equal(SynthGAN.load(tmp_path / "m.synthgan").sample(5, random_state=1),
+                                  est.sample(5, random_state=1))
+    with pytest.raises(DataError, match="every column is constant"):
+        fit(frame[["c", "n"]])
 
 
 def test_infinite_values():

@@ -63,6 +63,7 @@ class CategoryState:
 def fit_categories(series: pd.Series, max_categories: int) -> CategoryState:
     """Count the levels of ``series`` (missing included) and apply the width cap."""
     counts = series.value_counts(dropna=False, sort=True)
+    counts = counts[counts > 0]  # declared categories of a categorical dtype that never occur
     levels = [_native(v) for v in counts.index]
     if len(levels) <= max_categories:
         return CategoryState(tuple(levels))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from synthgan.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 ColumnKind = Literal["numeric", "integer", "datetime", "categorical", "boolean"]
 CONTINUOUS_KINDS = ("numeric", "integer", "datetime")
@@ -31,7 +36,18 @@ class ColumnSpec:
         Whether the training column held missing values.
     step : float
         Resolution outputs are rounded to, in model units (1 for integers and whole-valued floats,
-        a day or a second in nanoseconds for datetimes stored at that resolution; 0 for none).
+        a day or a second in nanoseconds for datetimes stored at that resolution, 10**-d for
+        Decimal values with d places; 0 for none).
+    categories : tuple or None
+        The declared categories of a ``category`` column, in their order (unused ones included).
+    ordered : bool
+        Whether that categorical dtype is ordered.
+    decimals : int or None
+        For a column of ``decimal.Decimal`` values: the places kept; outputs are Decimals again.
+    constant : bool
+        The column holds one value in every row; it is not modelled, only put back.
+    value : object
+        That value (JSON-native: numbers, text, bool, ISO text for dates, None for missing).
     """
 
     name: str
@@ -39,6 +55,11 @@ class ColumnSpec:
     dtype: str
     has_nulls: bool
     step: float = 0.0
+    categories: tuple | None = None
+    ordered: bool = False
+    decimals: int | None = None
+    constant: bool = False
+    value: object = None
 
     @property
     def continuous(self) -> bool:
@@ -68,8 +89,34 @@ def continuous_values(series: pd.Series, kind: ColumnKind) -> np.ndarray:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def dtype_name(dtype) -> str:
+    """A dtype's name that ``pandas.api.types.pandas_dtype`` turns back into the same dtype."""
+    if isinstance(dtype, pd.StringDtype):
+        return f"string[{dtype.storage}]"
+    return str(dtype)
+
+
+def _integer_limits(dtype) -> tuple[float, float] | None:
+    if not pd.api.types.is_integer_dtype(dtype):
+        return None
+    info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))
+    # the largest floats that still fit the integer type (float(2**63 - 1) rounds up to 2**63)
+    return float(np.nextafter(float(info.min), 0)), float(np.nextafter(float(info.max), 0))
+
+
 def restore_dtype(values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> pd.Series:
     """Series of ``spec.dtype`` from decoded values (floats for continuous kinds, objects otherwise)."""
+    if spec.constant:
+        repeated = [spec.value] * len(values)
+        if spec.categories is not None:
+            return pd.Series(pd.Categorical(repeated, categories=list(spec.categories), ordered=spec.ordered),
+                             name=spec.name)
+        return pd.Series(repeated, name=spec.name, dtype=object).astype(pd.api.types.pandas_dtype(spec.dtype))
+    if spec.decimals is not None:
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            out[i] = None if np.isnan(v) else Decimal(f"{v:.{spec.decimals}f}")
+        return pd.Series(out, name=spec.name, dtype=object)
     if spec.kind == "datetime":
         stamps = pd.Series(pd.to_datetime(values, unit="ns"), name=spec.name)
         dtype = pd.api.types.pandas_dtype(spec.dtype)
@@ -77,9 +124,13 @@ def restore_dtype(values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> p
             stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
         return stamps.astype(dtype)
     if spec.dtype == "category":
-        known = [v for v in levels if v is not None]
-        return pd.Series(pd.Categorical(values, categories=known), name=spec.name)
-    return pd.Series(values, name=spec.name).astype(spec.dtype)
+        known = list(spec.categories) if spec.categories is not None else [v for v in levels if v is not None]
+        return pd.Series(pd.Categorical(values, categories=known, ordered=spec.ordered), name=spec.name)
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    limits = _integer_limits(dtype)
+    if limits is not None:
+        values = np.clip(values, *limits)
+    return pd.Series(values, name=spec.name).astype(dtype)
 
 
 def column_kind(series: pd.Series, forced_discrete: bool = False) -> ColumnKind:
@@ -105,13 +156,52 @@ def column_kind(series: pd.Series, forced_discrete: bool = False) -> ColumnKind:
         return "numeric"
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype) or \
             pd.api.types.is_string_dtype(dtype):
-        if pd.api.types.infer_dtype(series, skipna=True) == "boolean":
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        if inferred == "boolean":
             return "boolean"
+        if inferred == "decimal" and not isinstance(dtype, pd.CategoricalDtype):
+            return "numeric"
+        if inferred in ("bytes", "mixed", "unknown-array"):
+            _check_cells(series)
         return "categorical"
     raise DataError(
         f"column {series.name!r} has dtype {dtype} that synthgan cannot model; "
         "convert it to a number, string, bool or datetime column before fit"
     )
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def _check_cells(series: pd.Series) -> None:
+    """Refuse cells a column of levels cannot hold: containers (unhashable) and raw bytes."""
+    for value in series.dropna():
+        if isinstance(value, _CONTAINERS):
+            raise DataError(f"column {series.name!r} holds {type(value).__name__} values (e.g. {value!r:.60}); "
+                            "synthgan models one value per cell: split or serialize them to text before fit")
+        if isinstance(value, (bytes, bytearray)):
+            raise DataError(f"column {series.name!r} holds bytes (e.g. {value!r:.40}); decode them to text "
+                            "before fit, e.g. df[column] = df[column].str.decode('latin-1')")
+
+
+def _native_value(value: object) -> object:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _decimal_places(series: pd.Series) -> int:
+    exponents = [v.as_tuple().exponent for v in series.dropna()]
+    return int(max(0, -min((e for e in exponents if isinstance(e, int)), default=0)))
+
+
+_LARGEST = 1e150  # squares of larger numbers overflow float64
 
 
 def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = None) -> list[ColumnSpec]:
@@ -128,20 +218,34 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
     -------
     list of ColumnSpec, in column order.
 
+    Constant columns (one value in every row) get ``constant=True``: they are put back, not modelled.
+
     Raises
     ------
     DataError
-        For an empty table, duplicate column names, unknown discrete columns, a column that is
-        entirely missing or constant, or infinite values.
+        For an empty or one-row table, a MultiIndex or non-text column names, duplicate column
+        names, unknown discrete columns, a column that is entirely missing, infinite or
+        float64-overflowing values, container or bytes cells, or a table of constant columns only.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"fit expects a pandas DataFrame, got {type(df).__name__}")
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataError(f"the training table is empty ({df.shape[0]} rows x {df.shape[1]} columns); "
                         "pass a table with at least one row and one column")
+    if df.shape[0] < 2:
+        raise DataError(f"the training table has {df.shape[0]} row; synthgan needs at least 2 rows to learn from")
+    if isinstance(df.columns, pd.MultiIndex):
+        raise DataError("the columns are a MultiIndex; flatten them first, e.g. "
+                        "df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+    odd = [c for c in df.columns if not isinstance(c, (str, int, np.integer)) or isinstance(c, (bool, np.bool_))]
+    if odd:
+        raise DataError(f"column names must be text or integers; got {odd[:5]!r}: rename them with "
+                        "df.columns = df.columns.map(str)")
     duplicated = df.columns[df.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"column names must be unique; repeated: {duplicated}. Rename them before fit")
+    if isinstance(discrete_columns, str):
+        discrete_columns = [discrete_columns]
     forced = set(discrete_columns or ())
     unknown = sorted(map(str, forced - set(df.columns)))
     if unknown:
@@ -154,18 +258,37 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         if null_mask.all():
             raise DataError(f"column {name!r} is entirely missing; drop it before fit")
         kind = column_kind(series, name in forced)
+        extra: dict = {}
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            extra = {"categories": tuple(_native_value(c) for c in series.cat.categories),
+                     "ordered": bool(series.cat.ordered)}
+        if series.nunique(dropna=False) == 1:
+            specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
+                                    has_nulls=bool(null_mask.any()), constant=True,
+                                    value=_native_value(series.iloc[0]), **extra))
+            continue
         step = 0.0
         if kind in ("numeric", "integer"):
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)[~null_mask]
             if np.isinf(values).any():
                 raise DataError(f"column {name!r} holds infinite values; replace them with NaN "
                                 "(modelled as missing) or finite numbers before fit")
-            step = 1.0 if kind == "integer" or np.all(values == np.round(values)) else 0.0
+            if np.abs(values).max() > _LARGEST:
+                raise DataError(f"column {name!r} holds values up to {np.abs(values).max():.3g}, beyond what "
+                                f"synthgan models exactly ({_LARGEST:g}); rescale it (e.g. divide by a power "
+                                "of ten, or take a log) before fit")
+            if pd.api.types.infer_dtype(series, skipna=True) == "decimal":
+                extra["decimals"] = _decimal_places(series)
+                step = 10.0 ** -extra["decimals"]
+            else:
+                step = 1.0 if kind == "integer" or np.all(values == np.round(values)) else 0.0
+            if kind == "integer" and np.abs(values).max() > 2**53:
+                logger.warning("column %r holds integers beyond 2**53; they are modelled at float64 precision",
+                               name)
         elif kind == "datetime":
             step = _datetime_step(continuous_values(series, kind)[~null_mask])
-        if series.nunique(dropna=False) == 1:
-            raise DataError(f"column {name!r} is constant ({series.iloc[0]!r} in every row); "
-                            "drop it before fit and add it back to the sampled rows")
-        specs.append(ColumnSpec(name=name, kind=kind, dtype=str(series.dtype),
-                                has_nulls=bool(null_mask.any()), step=step))
+        specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
+                                has_nulls=bool(null_mask.any()), step=step, **extra))
+    if all(spec.constant for spec in specs):
+        raise DataError(f"every column is constant ({[s.name for s in specs][:10]}); there is nothing to learn")
     return specs

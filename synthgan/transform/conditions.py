@@ -48,6 +48,10 @@ def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, objec
     if "=" not in text:
         raise ConditionError(f"condition {text!r} must look like column=value")
     column, raw = text.split("=", 1)
+    constants = {str(spec.name): spec for spec in transformer.constants_}
+    if column in constants:
+        spec = constants[column]
+        return spec.name, spec.value if str(spec.value) == raw else raw
     specs = {spec.name: spec for spec in transformer.specs_}
     by_text = {str(name): name for name in specs}
     if column not in by_text:
@@ -81,9 +85,17 @@ def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer
     if not isinstance(conditions, Mapping):
         raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
     names = [spec.name for spec in transformer.specs_]
+    constants = {spec.name: spec for spec in transformer.constants_}
     for column, value in conditions.items():
+        if column in constants:
+            held = constants[column].value
+            if as_level(value) != held and str(value) != str(held):
+                raise ConditionError(f"column {column!r} holds only {held!r} in the training data; "
+                                     "no other value can be generated")
+            continue
         if column not in names:
-            raise ConditionError(f"condition column {column!r} is not a training column; known columns: {names}")
+            raise ConditionError(f"condition column {column!r} is not a training column; "
+                                 f"known columns: {transformer.columns_}")
         spec = transformer.specs_[names.index(column)]
         state = transformer.states_[names.index(column)]
         if is_missing(value):

@@ -43,8 +43,15 @@ class DataTransformer:
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
             discrete_columns: Iterable[str] | None = None) -> DataTransformer:
-        """Detect column kinds, fit each column's encoder and build the layout."""
-        self.specs_ = detect_columns(df, discrete_columns)
+        """Detect column kinds, fit each column's encoder and build the layout.
+
+        Constant columns are kept aside in ``constants_`` and put back by :meth:`inverse_transform`;
+        ``specs_`` and ``states_`` describe the modelled columns only, ``columns_`` all of them.
+        """
+        specs = detect_columns(df, discrete_columns)
+        self.columns_ = [spec.name for spec in specs]
+        self.constants_ = [spec for spec in specs if spec.constant]
+        self.specs_ = [spec for spec in specs if not spec.constant]
         continuous = [spec for spec in self.specs_ if spec.continuous]
         values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
         mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], self.max_modes, self.gmm_max_rows, rng))
@@ -125,7 +132,9 @@ class DataTransformer:
                 codes = encoded[:, span.start:span.stop].argmax(axis=1)
                 columns[spec.name] = restore_dtype(decode_categories(state, codes, rng), spec,
                                                    state.all_levels)
-        return pd.DataFrame(columns)
+        for spec in self.constants_:
+            columns[spec.name] = restore_dtype(np.empty(len(encoded)), spec)
+        return pd.DataFrame({name: columns[name] for name in self.columns_})
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> dict:
@@ -133,20 +142,38 @@ class DataTransformer:
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
                        "gmm_max_rows": self.gmm_max_rows},
             "columns": [
-                {"spec": vars(spec).copy(),
+                {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
                 for spec, state in zip(self.specs_, self.states_)
             ],
             "layout": self.layout_.to_json(),
+            "constants": [_spec_json(spec) for spec in self.constants_],
+            "order": list(self.columns_),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> DataTransformer:
         self = cls(**data["params"])
-        self.specs_ = [ColumnSpec(**item["spec"]) for item in data["columns"]]
+        self.specs_ = [_spec_from_json(item["spec"]) for item in data["columns"]]
+        self.constants_ = [_spec_from_json(item) for item in data.get("constants", [])]
+        self.columns_ = list(data.get("order", [spec.name for spec in self.specs_]))
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
         self.layout_ = TableLayout.from_json(data["layout"])
         if self.layout_ != self._build_layout():
             raise ValueError("stored layout does not match the stored column states")
         return self
+
+
+def _spec_json(spec: ColumnSpec) -> dict:
+    data = vars(spec).copy()
+    if data["categories"] is not None:
+        data["categories"] = list(data["categories"])
+    return data
+
+
+def _spec_from_json(data: dict) -> ColumnSpec:
+    data = dict(data)
+    if data.get("categories") is not None:
+        data["categories"] = tuple(data["categories"])
+    return ColumnSpec(**data)
