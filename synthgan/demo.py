@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEMO_FILE = "adult_demo.parquet"
 
@@ -16,4 +18,8 @@ def demo_path() -> str:
 
 def load_demo() -> pd.DataFrame:
     """5,000 rows of UCI Adult (census income): 6 numeric and 9 categorical columns with missing values."""
-    return pd.read_parquet(demo_path())
+    # read through synthgan.io (pyarrow's reader): pandas.read_parquet after importing torch
+    # aborted the process in some runs
+    from synthgan.io import read_table
+
+    return read_table(demo_path())

@@ -27,3 +27,7 @@ class ModelFileError(SynthGANError):
 
 class NotFittedError(SynthGANError, _SklearnNotFittedError):
     """The estimator was used before ``fit``."""
+
+
+class TrainingDiverged(SynthGANError):
+    """A training loss stopped being a finite number (e.g. a learning rate far too high)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
@@ -38,6 +39,14 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
                   "validation_size")
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks")
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory available now (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _is_seed(value: object) -> bool:
@@ -220,6 +229,12 @@ class SynthGAN(BaseEstimator):
             raise SynthGANError(f"device {self.device!r} is not a torch device: {exc}") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise SynthGANError("device='cuda' was asked for but torch sees no CUDA GPU; use device='cpu'")
+        if device.type not in ("cpu", "cuda"):
+            try:
+                torch.empty(1, device=device)
+            except (RuntimeError, AssertionError, NotImplementedError) as exc:
+                raise SynthGANError(f"device {str(device)!r} is not available here ({str(exc).splitlines()[0]}); "
+                                    "use device='cpu' or 'auto'") from None
         return device
 
     def _check_fitted(self) -> None:
@@ -263,6 +278,7 @@ class SynthGAN(BaseEstimator):
         codes = transformer.category_codes(encoded)
         counts = [np.bincount(codes[:, k], minlength=s.width)
                   for k, s in enumerate(transformer.layout_.condition_spans)]
+        pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
         model = build_model(self.model, transformer.layout_, self.get_params(), device)
         model.setup_training(streams)
         generation = _Generation(model, transformer, counts, device)
@@ -283,6 +299,7 @@ class SynthGAN(BaseEstimator):
         self.transformer_ = transformer
         self.model_ = model
         self.condition_counts_ = counts
+        self.condition_pairs_ = pairs
         self._generation = generation
         self.history_ = _history_frame(trainer.history.records)
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
@@ -318,7 +335,22 @@ class SynthGAN(BaseEstimator):
         rng = streams.numpy("transform")
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
         transformer.fit(train, rng, discrete_columns)
+        self._check_memory(transformer, len(train))
         return transformer, transformer.transform(train, rng)
+
+    def _check_memory(self, transformer: DataTransformer, n_rows: int) -> None:
+        """Refuse, before allocating, a fit whose encoded table and networks cannot fit in memory."""
+        layout = transformer.layout_
+        need = model_class(self.model).training_bytes(layout, self.get_params())
+        need += n_rows * layout.dim * 4 + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
+        have = available_memory()
+        if have is None or need <= 0.8 * have:
+            return
+        widest = sorted(((s.width, s.column) for s in layout.spans), reverse=True)[:3]
+        raise DataError(f"this fit needs about {need / 2**30:.1f} GiB (the table encodes to {layout.dim} columns; "
+                        f"widest: {', '.join(f'{c!r} ({w})' for w, c in widest)}) but {have / 2**30:.1f} GiB "
+                        "of memory is available; lower max_categories, drop or merge wide categorical "
+                        "columns, or use smaller generator_dim / discriminator_dim")
 
     def _batch_rows(self, n_rows: int) -> int:
         batch = min(self.batch_size, n_rows) // self.pac * self.pac
@@ -362,7 +394,12 @@ class SynthGAN(BaseEstimator):
 
     # ------------------------------------------------------------------ sample
     def _rng_for_call(self, random_state: int | None) -> np.random.Generator:
-        return self._sample_rng if random_state is None else np.random.default_rng(random_state)
+        if random_state is None:
+            return self._sample_rng
+        if not _is_seed(random_state):
+            raise SynthGANError(f"random_state must be None, a non-negative int or a numpy Generator, "
+                                f"got {random_state!r}")
+        return np.random.default_rng(random_state)
 
     def _generate(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
         return self._generation.rows(n, native, rng)
@@ -382,6 +419,11 @@ class SynthGAN(BaseEstimator):
             raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
         conditions = dict(conditions or {})
         cond.check_conditions(conditions, self.transformer_)
+        unseen = cond.unseen_combinations(conditions, self.transformer_, self.condition_pairs_)
+        if unseen:
+            warnings.warn(f"these conditions never occur together in the training rows: {'; '.join(unseen)}; "
+                          "the rows returned are the model's extrapolation, not a pattern it has seen",
+                          UserWarning, stacklevel=2)
         rng = self._rng_for_call(random_state)
         native = cond.native_condition(conditions, self.transformer_) if self.model_.conditional else None
         remaining = int(n)
@@ -449,10 +491,37 @@ class SynthGAN(BaseEstimator):
             "entropy": self.entropy_,
             "transformer": self.transformer_.to_json(),
             "condition_counts": [c.tolist() for c in self.condition_counts_],
+            "condition_pairs": self.condition_pairs_,
             "history": self.history_.to_dict(orient="list"),
             "feature_names": list(self.feature_names_in_),
         }
         persistence.write_model(Path(path), metadata, self.model_.weights(), overwrite=overwrite)
+
+    @classmethod
+    def _checked_model(cls, metadata: dict, weights: dict[str, torch.Tensor],
+                       device: str) -> tuple[SynthGAN, TabularModel]:
+        """An unfitted estimator and its sampling model from checked metadata; raises on any mismatch
+        before a network of the stored size is built."""
+        params = dict(metadata["params"])
+        for key in ("generator_dim", "discriminator_dim"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        self = cls(**{**params, "device": device}, random_state=metadata.get("random_state"))
+        self._validate_params()
+        self.transformer_ = DataTransformer.from_json(metadata["transformer"])
+        _check_counts(metadata["condition_counts"], self.transformer_)
+        if list(map(str, metadata["feature_names"])) != list(map(str, self.transformer_.columns_)):
+            raise ValueError("feature_names do not match the stored columns")
+        with torch.device("meta"):  # shapes only: no memory is allocated
+            probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"))
+        expected = probe.weight_shapes()
+        found = {k: tuple(v.shape) for k, v in weights.items()}
+        if found != expected:
+            wrong = sorted(set(found) ^ set(expected)) or [k for k in expected if found[k] != expected[k]]
+            raise ValueError(f"the weights do not fit the stored parameters and columns (first mismatch: "
+                             f"{wrong[0]!r})")
+        self.device_ = self._resolve_device()
+        return self, build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SynthGAN:
@@ -461,20 +530,19 @@ class SynthGAN(BaseEstimator):
         Only what sampling needs is built: the generator, no critic and no optimizers.
         """
         metadata, weights = persistence.read_model(Path(path))
-        params = dict(metadata["params"])
-        for key in ("generator_dim", "discriminator_dim"):
-            params[key] = tuple(params[key])
-        params["device"] = device
-        self = cls(**params, random_state=metadata["random_state"])
-        self.transformer_ = DataTransformer.from_json(metadata["transformer"])
-        self.device_ = self._resolve_device()
-        model = build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_)
+        where = repr(str(path))
+        try:
+            self, model = cls._checked_model(metadata, weights, device)
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+            raise ModelFileError(f"{where} holds an invalid model description ({type(exc).__name__}: {exc}); "
+                                 "it was not loaded") from None
         try:
             model.load_weights({k: v.to(self.device_) for k, v in weights.items()})
         except RuntimeError as exc:
             raise ModelFileError(f"{path}: weights do not match the stored layout ({exc})") from None
         self.model_ = model
         self.condition_counts_ = [np.asarray(c, dtype=np.int64) for c in metadata["condition_counts"]]
+        self.condition_pairs_ = metadata.get("condition_pairs")
         self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
@@ -485,6 +553,13 @@ class SynthGAN(BaseEstimator):
         return self
 
 
+def _check_counts(counts: list, transformer: DataTransformer) -> None:
+    spans = transformer.layout_.condition_spans
+    if len(counts) != len(spans) or any(len(c) != s.width for c, s in zip(counts, spans)):
+        raise ValueError(f"condition_counts has {[len(c) for c in counts]} entries where the layout needs "
+                         f"{[s.width for s in spans]}")
+
+
 def _json_value(value: object) -> object:
     """A parameter value as JSON keeps it (tuples as lists, numpy scalars as Python numbers)."""
     if isinstance(value, tuple):
@@ -493,6 +568,8 @@ def _json_value(value: object) -> object:
         return [_json_value(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, torch.device):
+        return str(value)
     return value
 
 

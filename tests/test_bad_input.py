@@ -81,24 +81,3 @@ def test_bad_model_files(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelFileError, match="not a synthgan model file"):
         SynthGAN.load(junk)
-
-
-def test_pickled_payload_is_refused(tmp_path):
-    """A weights file carrying an arbitrary object must not be unpickled."""
-    import io
-    import json
-
-    import torch
-
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
-
-    buffer = io.BytesIO()
-    torch.save({"generator.x": Evil()}, buffer)
-    path = tmp_path / "evil.synthgan"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("metadata.json", json.dumps({"format": "synthgan-model", "format_version": 1}))
-        archive.writestr("weights.pt", buffer.getvalue())
-    with pytest.raises(ModelFileError, match="cannot be loaded safely"):
-        SynthGAN.load(path)

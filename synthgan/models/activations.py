@@ -28,9 +28,9 @@ class SpanActivation:
         self.segment = torch.as_tensor(segment, device=device)
         self.tanh_mask = torch.as_tensor(tanh, device=device)
         self.membership = torch.as_tensor(membership, device=device)  # (dim, n_segments)
-        selector = np.zeros((layout.condition_dim, layout.dim), dtype=np.float32)
-        selector[np.arange(layout.condition_dim), layout.condition_index] = 1.0
-        self.condition_selector = torch.as_tensor(selector, device=device)  # (condition_dim, dim)
+        # encoded column of each conditional-vector entry (an index, not a dense 0/1 matrix, whose
+        # condition_dim x dim floats would not fit memory for wide tables)
+        self.condition_index = torch.as_tensor(layout.condition_index, device=device)
 
     def segment_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-softmax of ``logits`` (batch, dim) within each segment (tanh columns give 0)."""
@@ -64,5 +64,5 @@ class SpanActivation:
         condition : Tensor (batch, condition_dim)
             One-hot conditional vectors.
         """
-        target = condition @ self.condition_selector  # one-hot over encoded columns
+        target = raw.new_zeros(raw.shape).index_copy_(1, self.condition_index, condition)  # one-hot over columns
         return -(self.segment_log_softmax(raw) * target).sum(dim=1).mean()

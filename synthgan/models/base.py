@@ -87,6 +87,12 @@ class TabularModel(ABC):
         return {"name": cls.name, "description": cls.description, "capabilities": sorted(cls.capabilities),
                 "parameters": {k: c.text for k, c in cls.parameters.items()}}
 
+    @classmethod
+    def training_bytes(cls, layout: TableLayout, params: Mapping[str, Any]) -> int:
+        """Estimated bytes of parameters, gradients and optimizer states when training (for a check
+        before anything is allocated); 0 when the model cannot tell."""
+        return 0
+
     @abstractmethod
     def setup_training(self, streams: RandomStreams) -> None:
         """Build the training-only parts and initialize every network from ``streams``."""
@@ -114,6 +120,11 @@ class TabularModel(ABC):
     @abstractmethod
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         """Restore what :meth:`weights` returned."""
+
+    @abstractmethod
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor :meth:`weights` returns (works on the ``meta`` device, so a model
+        file's weights can be checked before a real network is built)."""
 
     def random_state(self) -> dict[str, torch.Tensor]:
         """States of the model's own training random generators (for checkpoints)."""

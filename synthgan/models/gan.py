@@ -71,6 +71,22 @@ class AdversarialModel(TabularModel):
                                        self.config.generator_dim, layout.dim).to(device)
         self.critic: Critic | None = None
 
+    @classmethod
+    def training_bytes(cls, layout: TableLayout, params: Mapping[str, Any]) -> int:
+        """Float32 parameters of both networks times four (weights, gradients, two Adam moments)."""
+        condition = layout.condition_dim if "conditional" in cls.capabilities else 0
+        count, width = 0, params["embedding_dim"] + condition
+        for size in params["generator_dim"]:  # residual layers widen the input
+            count += (width + 1) * size + 2 * size
+            width += size
+        count += (width + 1) * layout.dim
+        width = (layout.dim + condition) * params["pac"]
+        for size in params["discriminator_dim"]:
+            count += (width + 1) * size
+            width = size
+        count += width + 1
+        return 4 * 4 * count
+
     def setup_training(self, streams: RandomStreams) -> None:
         init = streams.torch("init")
         self.noise_rng = streams.torch("noise", self.device)
@@ -158,6 +174,9 @@ class AdversarialModel(TabularModel):
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         prefix = "generator."
         self.generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {f"generator.{k}": tuple(v.shape) for k, v in self.generator.state_dict().items()}
 
     def random_state(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, f"{name}_rng").get_state() for name in ("noise", "penalty", "dropout")}

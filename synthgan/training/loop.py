@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 import torch
 
+from synthgan.errors import TrainingDiverged
 from synthgan.models.base import TabularModel
 from synthgan.training.batches import BatchSampler
 from synthgan.training.callbacks import Callback, History
@@ -175,6 +177,11 @@ class Trainer:
             state.phase = None
             for phase in phases:
                 state.logs[f"{phase.name}_loss"] = float(totals[phase.name]) / (steps * phase.repeats)
+                if not math.isfinite(state.logs[f"{phase.name}_loss"]):
+                    raise TrainingDiverged(
+                        f"training diverged: the {phase.name} loss became {state.logs[f'{phase.name}_loss']} in "
+                        f"epoch {epoch}, so the weights are no longer numbers; lower the learning rates "
+                        "(generator_lr, discriminator_lr) and fit again")
             state.logs["seconds"] = time.perf_counter() - started
             logger.debug("epoch %d: %s", epoch, state.logs)
             self._hook("on_epoch_end")

@@ -134,6 +134,56 @@ def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer
     return None
 
 
+MAX_PAIR_SPANS = 60  # beyond this many conditional columns the observed pairs are not recorded
+
+
+def observed_pairs(codes: np.ndarray, widths: list[int]) -> dict[str, list[int]] | None:
+    """For every pair of condition spans ``i < j``, the slot pairs seen in training, coded
+    ``slot_i * width_j + slot_j`` (keys ``"i,j"``); None for tables with too many spans to record."""
+    n = codes.shape[1]
+    if n > MAX_PAIR_SPANS:
+        return None
+    return {f"{i},{j}": np.unique(codes[:, i] * widths[j] + codes[:, j]).tolist()
+            for i in range(n) for j in range(i + 1, n)}
+
+
+def _condition_slots(conditions: Mapping[Any, Any], transformer: DataTransformer) -> list[tuple[int, int, str]]:
+    """(span, slot, text) of every condition that fixes one slot of a condition span."""
+    names = [spec.name for spec in transformer.specs_]
+    found = []
+    for k, span in enumerate(transformer.layout_.condition_spans):
+        if span.column not in conditions:
+            continue
+        value = as_level(conditions[span.column])
+        if span.role == "missing":
+            slot = 1 if value is None else 0
+        else:
+            levels = transformer.states_[names.index(span.column)].levels
+            if value not in levels:
+                continue  # a rare level in the shared slot: not checked
+            slot = levels.index(value)
+        found.append((k, slot, f"{span.column}={value!r}" if span.role == "category" or value is None
+                      else f"{span.column} present"))
+    return found
+
+
+def unseen_combinations(conditions: Mapping[Any, Any], transformer: DataTransformer,
+                        pairs: Mapping[str, list[int]] | None) -> list[str]:
+    """Pairs of conditions that never occur together in the training rows (empty if unknown)."""
+    if not pairs:
+        return []
+    widths = [span.width for span in transformer.layout_.condition_spans]
+    slots = _condition_slots(conditions, transformer)
+    unseen = []
+    for a in range(len(slots)):
+        for b in range(a + 1, len(slots)):
+            (i, si, ti), (j, sj, tj) = sorted([slots[a], slots[b]])
+            seen = pairs.get(f"{i},{j}")
+            if seen is not None and si * widths[j] + sj not in seen:
+                unseen.append(f"{ti} with {tj}")
+    return unseen
+
+
 def matches(frame: pd.DataFrame, conditions: Mapping[Any, Any]) -> np.ndarray:
     """Boolean mask of the rows of ``frame`` that meet every condition."""
     keep = np.ones(len(frame), dtype=bool)

@@ -160,6 +160,12 @@ class DataTransformer:
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
         self.layout_ = TableLayout.from_json(data["layout"])
+        for spec in self.specs_ + self.constants_:
+            if spec.kind not in ("numeric", "integer", "datetime", "categorical", "boolean"):
+                raise ValueError(f"column {spec.name!r} has an unknown kind {spec.kind!r}")
+            pd.api.types.pandas_dtype(spec.dtype)  # TypeError for a dtype pandas does not know
+        if sorted(map(str, self.columns_)) != sorted(str(s.name) for s in self.specs_ + self.constants_):
+            raise ValueError("the stored column order does not match the stored columns")
         if self.layout_ != self._build_layout():
             raise ValueError("stored layout does not match the stored column states")
         return self
