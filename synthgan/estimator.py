@@ -344,13 +344,14 @@ class SynthGAN(BaseEstimator):
         need = model_class(self.model).training_bytes(layout, self.get_params())
         need += n_rows * layout.dim * 4 + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
         have = available_memory()
-        if have is None or need <= 0.8 * have:
+        if have is None or need <= 0.5 * have:  # activations, temporaries and the allocator need the rest
             return
         widest = sorted(((s.width, s.column) for s in layout.spans), reverse=True)[:3]
-        raise DataError(f"this fit needs about {need / 2**30:.1f} GiB (the table encodes to {layout.dim} columns; "
-                        f"widest: {', '.join(f'{c!r} ({w})' for w, c in widest)}) but {have / 2**30:.1f} GiB "
-                        "of memory is available; lower max_categories, drop or merge wide categorical "
-                        "columns, or use smaller generator_dim / discriminator_dim")
+        raise DataError(f"this fit needs about {need / 2**30:.1f} GiB for its networks and encoded rows (the table "
+                        f"encodes to {layout.dim} columns; widest: {', '.join(f'{c!r} ({w})' for w, c in widest)}), "
+                        f"more than half of the {have / 2**30:.1f} GiB of memory available (activations need the "
+                        "rest); lower max_categories, drop or merge wide categorical columns, or use smaller "
+                        "generator_dim / discriminator_dim")
 
     def _batch_rows(self, n_rows: int) -> int:
         batch = min(self.batch_size, n_rows) // self.pac * self.pac
