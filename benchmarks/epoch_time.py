@@ -21,6 +21,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -59,23 +60,32 @@ def main() -> None:
 
         Strategy._freeze_others = lambda self, name, frozen: None
     real = pd.read_parquet(args.datasets / "adult.parquet")
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "epoch_time.csv"
-    fresh = not target.exists()
-    with target.open("a", newline="") as handle:
-        writer = csv.writer(handle)
-        if fresh:
-            writer.writerow(["label", "commit", "seed", "epochs", "first_epoch_s", "epoch_s_mean_after_first",
-                             "fit_s", "torch", "threads", "cpu", "date"])
+
+    def rows() -> Iterator[list]:
         for seed in args.seeds:
             started = time.perf_counter()
             est = SynthGAN(epochs=args.epochs, random_state=seed, verbose=False).fit(real)
             fit_s = time.perf_counter() - started
             seconds = est.history_["seconds"].to_numpy()
-            row = [args.label, _commit(), seed, len(seconds), round(float(seconds[0]), 4),
+            yield [args.label, _commit(), seed, len(seconds), round(float(seconds[0]), 4),
                    round(float(seconds[1:].mean()), 4), round(fit_s, 2), torch.__version__,
                    torch.get_num_threads(), platform.processor() or os.uname().machine,
                    time.strftime("%Y-%m-%d %H:%M")]
+
+    _append(args.out / "epoch_time.csv", ["label", "commit", "seed", "epochs", "first_epoch_s",
+                                          "epoch_s_mean_after_first", "fit_s", "torch", "threads", "cpu", "date"],
+            rows())
+
+
+def _append(target: Path, header: list[str], rows: Iterator[list]) -> None:
+    """Append each row to the CSV ``target`` as soon as it is measured (header for a new file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not target.exists()
+    with target.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(header)
+        for row in rows:
             writer.writerow(row)
             handle.flush()
             print(",".join(map(str, row)))
@@ -96,26 +106,20 @@ def paired(args: argparse.Namespace) -> None:
             state.logs["freeze"] = freeze
 
     real = pd.read_parquet(args.datasets / "adult.parquet")
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "paired.csv"
-    fresh = not target.exists()
-    with target.open("a", newline="") as handle:
-        writer = csv.writer(handle)
-        if fresh:
-            writer.writerow(["commit", "seed", "epochs_each", "frozen_epoch_s", "unfrozen_epoch_s", "saving_pct",
-                             "torch", "threads", "date"])
+
+    def rows() -> Iterator[list]:
         for seed in args.seeds:
             est = SynthGAN(epochs=args.epochs, random_state=seed, verbose=False,
                            callbacks=[AlternateFreezing()]).fit(real)
             history = est.history_.iloc[2:]  # the first two epochs warm up
             frozen = float(history.loc[history["freeze"].astype(bool), "seconds"].mean())
             unfrozen = float(history.loc[~history["freeze"].astype(bool), "seconds"].mean())
-            row = [_commit(), seed, len(history) // 2, round(frozen, 4), round(unfrozen, 4),
+            yield [_commit(), seed, len(history) // 2, round(frozen, 4), round(unfrozen, 4),
                    round(100 * (unfrozen - frozen) / unfrozen, 2), torch.__version__, torch.get_num_threads(),
                    time.strftime("%Y-%m-%d %H:%M")]
-            writer.writerow(row)
-            handle.flush()
-            print(",".join(map(str, row)))
+
+    _append(args.out / "paired.csv", ["commit", "seed", "epochs_each", "frozen_epoch_s", "unfrozen_epoch_s",
+                                      "saving_pct", "torch", "threads", "date"], rows())
 
 
 if __name__ == "__main__":
