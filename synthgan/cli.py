@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 from synthgan._version import __version__
 from synthgan.demo import demo_path
 from synthgan.errors import SynthGANError
-from synthgan.io import atomic_path, check_output, read_table, table_format, write_table
+from synthgan.io import (atomic_path, check_output, is_stdio, read_table, resolve_format, table_format,
+                         write_table)
 from synthgan.models import model_class, model_names
 from synthgan.transform.conditions import parse_condition
 
@@ -87,6 +88,10 @@ class RegisteredModel(click.Choice):
         pass
 
 
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "csv.gz"]), default=None,
+                             help="Table format of '-' (stdin/stdout) and of names without a known suffix.")
+
+
 def _model_options(func):
     options = [
         click.option("--model", "model_name", type=RegisteredModel(), default="ctgan", show_default=True,
@@ -126,17 +131,19 @@ def _progress(chunks: Iterator[pd.DataFrame], total: int, quiet: bool, desc: str
             yield chunk
 
 
-def _check_output(output: Path, force: bool, *inputs: Path | None) -> None:
-    table_format(output)
-    check_output(output, force, inputs)
+def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | None = None) -> None:
+    resolve_format(output, fmt)
+    if not is_stdio(output):
+        check_output(output, force, inputs)
 
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Model file to write (e.g. model.synthgan).")
+@FORMAT_OPTION
 @_model_options
-def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: float | None,
+def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
         discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
         force: bool) -> None:
     """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
@@ -146,7 +153,8 @@ def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: 
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
     """
     check_output(output, force, [input_path])
-    model = _fit(read_table(input_path, encoding), model_name, epochs, max_time, discrete, seed, device, quiet)
+    model = _fit(read_table(input_path, encoding, fmt=fmt), model_name, epochs, max_time, discrete, seed, device,
+                 quiet)
     model.save(output, overwrite=force)
     if not quiet:
         click.echo(f"wrote {output}", err=True)
@@ -162,22 +170,24 @@ def fit(input_path: Path, output: Path, model_name: str, epochs: int, max_time: 
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@FORMAT_OPTION
 def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...], seed: int | None,
-           device: str, quiet: bool, force: bool) -> None:
+           device: str, quiet: bool, force: bool, fmt: str | None) -> None:
     """Generate rows from a saved MODEL, streamed to the output in chunks.
 
     \b
     Examples:
       synthgan sample model.synthgan --rows 1000000 -o synth.parquet
       synthgan sample model.synthgan --rows 500 -o women.csv --condition sex=Female
+      synthgan sample model.synthgan --rows 100 -o - --format csv | head
     """
     from synthgan.estimator import SynthGAN
 
-    _check_output(output, force, model_path)
+    _check_output(output, force, model_path, fmt=fmt)
     model = SynthGAN.load(model_path, device=device)
     conditions = dict(parse_condition(text, model.transformer_) for text in condition)
     chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
-    written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force)
+    written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force, fmt=fmt)
     if not quiet:
         click.echo(f"wrote {written:,} rows to {output}", err=True)
 
@@ -211,9 +221,11 @@ def balance_counts(counts: pd.Series, rows: int) -> dict:
 @click.option("--synthetic-only", is_flag=True, help="Write only the synthetic rows.")
 @click.option("--target", default=None, help="Class column (with --balance).")
 @click.option("--balance", is_flag=True, help="Spend the synthetic rows on the rarest --target classes.")
+@click.option("--mark-synthetic", is_flag=True, help="Add a boolean column is_synthetic (False for the real rows).")
+@FORMAT_OPTION
 @_model_options
 def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
-            target: str | None, balance: bool, model_name: str, epochs: int, max_time: float | None,
+            target: str | None, balance: bool, mark_synthetic: bool, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
             discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
             force: bool) -> None:
     """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.
@@ -223,18 +235,23 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
       synthgan augment data.parquet --rows 50000
       synthgan augment data.csv --rows 2000 --target label --balance -o balanced.csv
       synthgan augment --demo --rows 50000 -o demo_augmented.parquet
+      cat data.csv | synthgan augment - --format csv --rows 100 > augmented.csv
     """
     if demo == (input_path is not None):
         raise SynthGANError("give either an INPUT file or --demo")
     source = Path(demo_path()) if demo else input_path
-    if output is None:
-        fmt = "parquet" if source.is_dir() else table_format(source)
-        base = source.name if source.is_dir() else source.name[: -len(fmt) - 1]
-        output = (Path.cwd() if demo else source.parent) / f"{base}.augmented.{fmt}"
-    _check_output(output, force, source)
+    if output is None and is_stdio(source):
+        output = source  # standard input in, standard output out
+    elif output is None:
+        suffix = "parquet" if source.is_dir() else table_format(source)
+        base = source.name if source.is_dir() else source.name[: -len(suffix) - 1]
+        output = (Path.cwd() if demo else source.parent) / f"{base}.augmented.{suffix}"
+    _check_output(output, force, source, fmt=fmt)
     if balance and target is None:
         raise SynthGANError("--balance needs --target COLUMN")
-    real = read_table(source, encoding)
+    real = read_table(source, encoding, fmt=fmt)
+    if mark_synthetic and "is_synthetic" in real.columns:
+        raise SynthGANError("the table already has a column 'is_synthetic'; rename it or leave out --mark-synthetic")
     if target is not None and target not in real.columns:
         raise SynthGANError(f"--target column {target!r} is not in the table; columns: {list(real.columns)}")
     if balance:  # the target is a class label whatever its dtype (an integer label has few levels)
@@ -244,17 +261,21 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
         discrete = tuple(dict.fromkeys((*discrete, target)))
     model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet)
 
-    def stream() -> Iterator[pd.DataFrame]:
-        if not synthetic_only:
-            yield real
+    def synthetic() -> Iterator[pd.DataFrame]:
         if balance:
             for label, n in balance_counts(real[target].value_counts(dropna=False), rows).items():
                 yield from model.iter_samples(n, CHUNK_ROWS, {target: label})
         else:
             yield from model.iter_samples(rows, CHUNK_ROWS)
 
+    def stream() -> Iterator[pd.DataFrame]:
+        if not synthetic_only:
+            yield real.assign(is_synthetic=False) if mark_synthetic else real
+        for chunk in synthetic():
+            yield chunk.assign(is_synthetic=True) if mark_synthetic else chunk
+
     total = rows + (0 if synthetic_only else len(real))
-    written = write_table(_progress(stream(), total, quiet, "write"), output, overwrite=force)
+    written = write_table(_progress(stream(), total, quiet, "write"), output, overwrite=force, fmt=fmt)
     if not quiet:
         click.echo(f"wrote {written:,} rows to {output}", err=True)
 
@@ -271,8 +292,10 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for the evaluators.")
 @click.option("--encoding", default=None, help="Text encoding of CSV inputs (default: UTF-8, else Latin-1).")
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
+@FORMAT_OPTION
 def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target: str | None,
-             report: Path | None, json_path: Path | None, seed: int, encoding: str | None, force: bool) -> None:
+             report: Path | None, json_path: Path | None, seed: int, encoding: str | None, force: bool,
+             fmt: str | None) -> None:
     """Score SYNTHETIC against REAL: fidelity, utility (with --target) and privacy.
 
     \b
@@ -287,9 +310,11 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
     for path in (report, json_path):
         if path is not None:
             check_output(path, force, [real_path, synthetic_path, holdout])
-    real = read_table(real_path, encoding)
-    synthetic = read_table(synthetic_path, encoding)
-    held = read_table(holdout, encoding) if holdout is not None else None
+    if sum(is_stdio(p) for p in (real_path, synthetic_path, holdout)) > 1:
+        raise SynthGANError("only one input can be '-' (standard input)")
+    real = read_table(real_path, encoding, fmt=fmt)
+    synthetic = read_table(synthetic_path, encoding, fmt=fmt)
+    held = read_table(holdout, encoding, fmt=fmt) if holdout is not None else None
     result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed)
     click.echo(result.summary())
     if json_path is not None:
@@ -298,6 +323,53 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
     if report is not None:
         result.write_html(report, real, synthetic, overwrite=force)
         click.echo(f"wrote {report}", err=True)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+def info(model_path: Path) -> None:
+    """Describe a saved MODEL: versions, parameters, columns and their kinds, training history.
+
+    \b
+    Example:
+      synthgan info model.synthgan
+    """
+    from synthgan.estimator import SynthGAN
+
+    model = SynthGAN.load(model_path, device="cpu")
+    written = model.saved_with_
+    click.echo(f"{model_path}: synthgan model '{model.model}' ({model_class(model.model).description})")
+    click.echo(f"  written by synthgan {written.get('synthgan_version', '?')}, torch {written.get('torch_version', '?')}; "
+               f"read by synthgan {__version__}")
+    seed = model.random_state if model.random_state is not None else f"none (entropy {model.entropy_})"
+    click.echo(f"  random_state: {seed}")
+    defaults = type(model)().get_params()
+    changed = {k: v for k, v in model.get_params().items() if k != "device" and v != defaults.get(k)}
+    click.echo("  parameters (changed from the defaults): "
+               + (", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"))
+    transformer = model.transformer_
+    click.echo(f"  columns ({len(transformer.columns_)}, encoded width {transformer.layout_.dim}):")
+    specs = {spec.name: spec for spec in transformer.specs_ + transformer.constants_}
+    states = dict(zip([spec.name for spec in transformer.specs_], transformer.states_))
+    for name in transformer.columns_:
+        spec = specs[name]
+        if spec.constant:
+            detail = f"constant {spec.value!r}"
+        elif spec.continuous:
+            detail = f"{states[name].n_modes} modes"
+        else:
+            detail = f"{len(states[name].all_levels)} levels"
+        missing = ", with missing values" if spec.has_nulls else ""
+        click.echo(f"    {name}: {spec.kind} ({spec.dtype}), {detail}{missing}")
+    history = model.history_
+    if len(history):
+        last = history.iloc[-1]
+        losses = ", ".join(f"{k} {last[k]:.4f}" for k in history.columns if k.endswith("_loss"))
+        click.echo(f"  training: {len(history)} epochs, {history['seconds'].sum():.1f} s; last epoch: {losses}")
+        if "val_fidelity" in history and history["val_fidelity"].notna().any():
+            best = history.loc[history["val_fidelity"].idxmax()]
+            click.echo(f"  validation fidelity: best {best['val_fidelity']:.4f} at epoch {int(best['epoch'])}, "
+                       f"last {history['val_fidelity'].dropna().iloc[-1]:.4f}")
 
 
 @main.command()

@@ -546,6 +546,7 @@ class SynthGAN(BaseEstimator):
         self.condition_pairs_ = metadata.get("condition_pairs")
         self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_)
         self.history_ = pd.DataFrame(metadata["history"])
+        self.saved_with_ = {k: metadata.get(k) for k in ("synthgan_version", "torch_version") if k in metadata}
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         entropy = metadata.get("entropy")

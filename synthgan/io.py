@@ -13,6 +13,7 @@ import csv
 import errno
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -113,10 +114,27 @@ def _move_no_replace(tmp: Path, path: Path) -> None:
 
 
 # ---------------------------------------------------------------- reading
-def _sniff_delimiter(path: Path, compressed: bool, encoding: str) -> str:
-    opener = pa.CompressedInputStream if compressed else None
-    with (opener(pa.OSFile(str(path)), "gzip") if opener else open(path, "rb")) as handle:
-        head = handle.read(_SNIFF_BYTES)
+STDIO = "-"
+FORMATS = ("parquet", "csv", "csv.gz")
+
+
+def is_stdio(path: str | Path | None) -> bool:
+    """Whether ``path`` is ``-`` (standard input or output)."""
+    return path is not None and str(path) == STDIO
+
+
+def resolve_format(path: Path, fmt: str | None = None) -> str:
+    """The table format: from the name's suffix when it has one, else ``fmt`` (needed for ``-``)."""
+    if fmt is not None and fmt not in FORMATS:
+        raise SynthGANError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    if not is_stdio(path) and (fmt is None or str(path).lower().endswith(SUFFIXES)):
+        return table_format(path)
+    if fmt is None:
+        raise SynthGANError("reading or writing '-' (standard input/output) needs --format parquet, csv or csv.gz")
+    return fmt
+
+
+def _sniff_delimiter(head: bytes, encoding: str) -> str:
     text = head.decode(encoding, errors="replace")
     if "\n" in text and len(head) == _SNIFF_BYTES:
         text = text[: text.rindex("\n")]
@@ -126,13 +144,20 @@ def _sniff_delimiter(path: Path, compressed: bool, encoding: str) -> str:
         return ","
 
 
-def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pa.Table:
-    compressed = path.name.lower().endswith(".gz")
+def _read_csv(opener, name: str, compressed: bool, encoding: str | None, delimiter: str | None) -> pa.Table:
+    """Read CSV from ``opener()`` (a fresh pyarrow input each call, so the text can be read again)."""
+
+    def source():
+        raw = opener()
+        return pa.CompressedInputStream(raw, "gzip") if compressed else raw
+
+    with source() as handle:
+        head = handle.read(_SNIFF_BYTES)
     chosen = encoding or "utf8"
-    sep = delimiter or _sniff_delimiter(path, compressed, "latin-1" if encoding is None else encoding)
+    sep = delimiter or _sniff_delimiter(head, "latin-1" if encoding is None else encoding)
 
     def read(enc: str, types: dict | None = None, columns: list | None = None) -> pa.Table:
-        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=enc),
+        return pacsv.read_csv(source(), read_options=pacsv.ReadOptions(encoding=enc),
                               parse_options=pacsv.ParseOptions(delimiter=sep),
                               convert_options=pacsv.ConvertOptions(column_types=types, include_columns=columns))
 
@@ -147,72 +172,98 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pa.Tab
         chosen = "latin-1"
         table = read(chosen)
     elif undecoded:
-        raise DataError(f"{str(path)!r}: columns {undecoded} are not valid {encoding} text; pass the "
+        raise DataError(f"{name}: columns {undecoded} are not valid {encoding} text; pass the "
                         "file's encoding (--encoding)")
     if table.num_columns == 1 and any(d in table.column_names[0] for d in _DELIMITERS if d != sep):
-        raise DataError(f"{str(path)!r} was read as one column named {table.column_names[0]!r}; pass the "
+        raise DataError(f"{name} was read as one column named {table.column_names[0]!r}; pass the "
                         "delimiter the file uses")
     # codes such as zip codes or ids with leading zeros stay text: 00501 must not become 501
     numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
     if numeric:
         text = read(chosen, {c: pa.string() for c in numeric}, numeric)
-        for name in numeric:
-            if pc.any(pc.match_substring_regex(text.column(name), _LEADING_ZERO)).as_py():
-                table = table.set_column(table.schema.get_field_index(name), name, text.column(name))
+        for column in numeric:
+            if pc.any(pc.match_substring_regex(text.column(column), _LEADING_ZERO)).as_py():
+                table = table.set_column(table.schema.get_field_index(column), column, text.column(column))
     return table
 
 
-def read_table(path: str | Path, encoding: str | None = None, delimiter: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str | None = None, delimiter: str | None = None,
+               fmt: str | None = None) -> pd.DataFrame:
     """Read a parquet file or directory of parquet files, or a csv / csv.gz file, with pyarrow.
 
-    CSV files: the delimiter is sniffed (``, ; tab |``) unless given; text that is not UTF-8 is
-    read as Latin-1 unless ``encoding`` is given; number-like columns with leading zeros (codes)
-    are kept as text. Refuses missing, unreadable or empty inputs with a clear error.
+    ``-`` reads standard input (``fmt`` names its format). CSV: the delimiter is sniffed
+    (``, ; tab |``) unless given; text that is not UTF-8 is read as Latin-1 unless ``encoding`` is
+    given; number-like columns with leading zeros (codes) are kept as text. Refuses missing,
+    unreadable or empty inputs with a clear error.
     """
     path = Path(path)
-    if path.is_dir():
+    name = "standard input" if is_stdio(path) else repr(str(path))
+    if is_stdio(path):
+        fmt = resolve_format(path, fmt)
+        data = sys.stdin.buffer.read()
+
+        def opener():
+            return pa.BufferReader(data)
+    elif path.is_dir():
         fmt = "parquet"
         if not any(path.rglob("*.parquet")):
-            raise SynthGANError(f"input folder {str(path)!r} holds no .parquet files")
+            raise SynthGANError(f"input folder {name} holds no .parquet files")
+
+        def opener():
+            return str(path)
     else:
-        fmt = table_format(path)
+        fmt = resolve_format(path, fmt)
         if not path.is_file():
-            raise SynthGANError(f"input file {str(path)!r} does not exist")
+            raise SynthGANError(f"input file {name} does not exist")
+
+        def opener():
+            return pa.OSFile(str(path))
     try:
-        table = pq.read_table(path) if fmt == "parquet" else _read_csv(path, encoding, delimiter)
+        if fmt == "parquet":
+            table = pq.read_table(opener())
+        else:
+            table = _read_csv(opener, name, fmt == "csv.gz", encoding, delimiter)
     except (pa.ArrowException, OSError, LookupError) as exc:
-        raise DataError(f"cannot read {str(path)!r} as {fmt}: {exc}") from None
+        raise DataError(f"cannot read {name} as {fmt}: {exc}") from None
     frame = table.to_pandas()
     if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise DataError(f"{str(path)!r} holds no rows; pass a table with data")
+        raise DataError(f"{name} holds no rows; pass a table with data")
     return frame
 
 
 # ---------------------------------------------------------------- writing
-def write_table(frames: Iterable[pd.DataFrame], path: str | Path, overwrite: bool = False) -> int:
+def write_table(frames: Iterable[pd.DataFrame], path: str | Path, overwrite: bool = False,
+                fmt: str | None = None) -> int:
     """Write a stream of frames to one parquet / csv / csv.gz file atomically; returns rows written.
 
-    Frames are written one at a time, so the whole table never has to be in memory.
+    Frames are written one at a time, so the whole table never has to be in memory. ``-`` writes
+    to standard output (``fmt`` names the format; there is nothing to make atomic there).
     """
     path = Path(path)
-    fmt = table_format(path)
-    rows = 0
+    fmt = resolve_format(path, fmt)
+    if is_stdio(path):
+        return _write_frames(frames, pa.PythonFile(sys.stdout.buffer, mode="w"), fmt, "standard output")
     with atomic_path(path, overwrite=overwrite) as tmp:
-        writer = None
-        sink = pa.CompressedOutputStream(str(tmp), "gzip") if fmt == "csv.gz" else str(tmp)
-        try:
-            for frame in frames:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = (pq.ParquetWriter(sink, table.schema) if fmt == "parquet"
-                              else pacsv.CSVWriter(sink, table.schema))
-                writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
-                rows += len(frame)
-        finally:
-            if writer is not None:
-                writer.close()
-            if fmt == "csv.gz":
-                sink.close()
-        if writer is None:
-            raise SynthGANError(f"nothing to write to {str(path)!r}")
+        return _write_frames(frames, str(tmp), fmt, repr(str(path)))
+
+
+def _write_frames(frames: Iterable[pd.DataFrame], target, fmt: str, name: str) -> int:
+    rows = 0
+    writer = None
+    sink = pa.CompressedOutputStream(target, "gzip") if fmt == "csv.gz" else target
+    try:
+        for frame in frames:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = (pq.ParquetWriter(sink, table.schema) if fmt == "parquet"
+                          else pacsv.CSVWriter(sink, table.schema))
+            writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
+            rows += len(frame)
+    finally:
+        if writer is not None:
+            writer.close()
+        if fmt == "csv.gz":
+            sink.close()
+    if writer is None:
+        raise SynthGANError(f"nothing to write to {name}")
     return rows

@@ -37,7 +37,8 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError
 
 def write_model(path: Path, metadata: dict, weights: dict[str, torch.Tensor], overwrite: bool = False) -> None:
     """Write ``metadata`` and ``weights`` to ``path`` atomically."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "synthgan_version": __version__}
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "synthgan_version": __version__,
+              "torch_version": torch.__version__}
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in weights.items()}, buffer)
     with atomic_path(path, overwrite=overwrite) as tmp:

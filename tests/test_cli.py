@@ -201,3 +201,55 @@ def test_model_choices_and_descriptions_come_from_the_registry(small, tmp_path, 
     assert result.exit_code == 0, result.output
     refused = run("fit", path, "-o", tmp_path / "n.synthgan", "--model", "nope", *FAST)
     assert refused.exit_code != 0 and "'extra'" in refused.output
+
+
+def test_standard_input_and_output(small, tmp_path):
+    path, frame = small
+    csv_text = frame.to_csv(index=False).encode()
+    result = CliRunner().invoke(main, ["augment", "-", "--format", "csv", "--rows", "15", *FAST], input=csv_text,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    out = pd.read_csv(__import__("io").BytesIO(result.stdout_bytes))
+    assert len(out) == len(frame) + 15 and list(out.columns) == list(frame.columns)
+    model = tmp_path / "m.synthgan"
+    assert run("fit", path, "-o", model, *FAST).exit_code == 0
+    sampled = CliRunner().invoke(main, ["sample", str(model), "--rows", "30", "-o", "-", "--format", "parquet", "--quiet"],
+                                 catch_exceptions=False)
+    assert sampled.exit_code == 0
+    assert len(pd.read_parquet(__import__("io").BytesIO(sampled.stdout_bytes))) == 30
+    missing = run("sample", model, "--rows", "3", "-o", "-", "--quiet")
+    assert missing.exit_code != 0 and "needs --format" in missing.output
+
+
+def test_info_describes_a_model(small, tmp_path):
+    path, _ = small
+    model = tmp_path / "m.synthgan"
+    assert run("fit", path, "-o", model, *FAST).exit_code == 0
+    result = run("info", model)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "synthgan model 'ctgan'" in text and "written by synthgan 0.1.0, torch 2." in text
+    assert "group: categorical (object), 3 levels" in text and "amount: numeric (float64)" in text
+    assert "with missing values" in text and "epochs=1" in text and "training: 1 epochs" in text
+
+
+def test_augment_marks_synthetic_rows(small, tmp_path):
+    path, frame = small
+    out = tmp_path / "marked.parquet"
+    assert run("augment", path, "--rows", 12, "-o", out, "--mark-synthetic", *FAST).exit_code == 0
+    written = pd.read_parquet(out)
+    assert written["is_synthetic"].tolist() == [False] * len(frame) + [True] * 12
+
+
+def test_capped_categories_warn_with_the_levels_that_share_a_slot():
+    from synthgan import SynthGAN
+
+    frame = pd.DataFrame({"city": [f"c{k % 30}" for k in range(300)], "x": np.arange(300.0)})
+    with pytest.warns(UserWarning, match=r"column 'city' has 30 levels, more than max_categories=10: its 21 rarest"):
+        SynthGAN(epochs=1, max_categories=10, verbose=False, batch_size=60, pac=4).fit(frame)
+
+
+def test_package_ships_type_information():
+    from importlib import resources
+
+    assert resources.files("synthgan").joinpath("py.typed").is_file()

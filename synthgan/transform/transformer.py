@@ -6,6 +6,7 @@ before :meth:`DataTransformer.inverse_transform` is numpy or torch.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Union
 
@@ -58,6 +59,13 @@ class DataTransformer:
         self.states_: list[ColumnState] = [
             next(mixtures) if spec.continuous else fit_categories(df[spec.name], self.max_categories)
             for spec in self.specs_]
+        for spec, state in zip(self.specs_, self.states_):
+            if isinstance(state, CategoryState) and state.rare_levels:
+                shown = ", ".join(map(repr, state.rare_levels[:5])) + (" ..." if len(state.rare_levels) > 5 else "")
+                warnings.warn(f"column {spec.name!r} has {len(state.all_levels)} levels, more than max_categories="
+                              f"{self.max_categories}: its {len(state.rare_levels)} rarest ({shown}) share one "
+                              "slot and are drawn with their training frequency, independently of the other "
+                              "columns; raise max_categories to model them one by one", UserWarning, stacklevel=3)
         self.layout_ = self._build_layout()
         return self
 
