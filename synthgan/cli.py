@@ -292,16 +292,19 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for the evaluators.")
 @click.option("--encoding", default=None, help="Text encoding of CSV inputs (default: UTF-8, else Latin-1).")
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="The model file that made SYNTHETIC: its training history and parameters go into the report.")
 @FORMAT_OPTION
 def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target: str | None,
              report: Path | None, json_path: Path | None, seed: int, encoding: str | None, force: bool,
-             fmt: str | None) -> None:
+             model_path: Path | None, fmt: str | None) -> None:
     """Score SYNTHETIC against REAL: fidelity, utility (with --target) and privacy.
 
     \b
     Examples:
       synthgan evaluate real.parquet synth.parquet
       synthgan evaluate train.parquet synth.parquet --holdout test.parquet --target income --report r.html
+      synthgan evaluate train.parquet synth.parquet --model model.synthgan --report r.html
     """
     from synthgan.evaluation import evaluate as run_evaluation
 
@@ -309,13 +312,27 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
         raise SynthGANError("--report and --json name the same file; give two names")
     for path in (report, json_path):
         if path is not None:
-            check_output(path, force, [real_path, synthetic_path, holdout])
+            check_output(path, force, [real_path, synthetic_path, holdout, model_path])
     if sum(is_stdio(p) for p in (real_path, synthetic_path, holdout)) > 1:
         raise SynthGANError("only one input can be '-' (standard input)")
     real = read_table(real_path, encoding, fmt=fmt)
     synthetic = read_table(synthetic_path, encoding, fmt=fmt)
     held = read_table(holdout, encoding, fmt=fmt) if holdout is not None else None
-    result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed)
+    provenance = {"real_file": str(real_path), "synthetic_file": str(synthetic_path),
+                  "holdout_file": None if holdout is None else str(holdout)}
+    history = None
+    if model_path is not None:
+        from synthgan.estimator import SynthGAN
+
+        fitted = SynthGAN.load(model_path, device="cpu")
+        history = fitted.history_
+        defaults = SynthGAN().get_params()
+        provenance.update(model_file=str(model_path), model=fitted.model, model_seed=fitted.random_state,
+                          model_parameters=", ".join(f"{k}={v!r}" for k, v in fitted.get_params().items()
+                                                     if k not in ("device", "random_state") and v != defaults.get(k))
+                          or "defaults")
+    result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed, history=history,
+                            provenance=provenance)
     click.echo(result.summary())
     if json_path is not None:
         with atomic_path(json_path, overwrite=force) as tmp:

@@ -253,3 +253,19 @@ def test_package_ships_type_information():
     from importlib import resources
 
     assert resources.files("synthgan").joinpath("py.typed").is_file()
+
+
+def test_evaluate_report_carries_the_model_history_and_parameters(small, tmp_path):
+    path, _ = small
+    model = tmp_path / "m.synthgan"
+    assert run("fit", path, "-o", model, "--epochs", "3", "--seed", "0", "--quiet").exit_code == 0
+    synthetic = tmp_path / "s.parquet"
+    assert run("sample", model, "--rows", 200, "-o", synthetic, "--quiet").exit_code == 0
+    report = tmp_path / "r.html"
+    result = run("evaluate", path, synthetic, "--model", model, "--report", report)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("FIDELITY") and "PRIVACY" in result.output
+    page = report.read_text()
+    assert "Training history" in page and "epochs=3" in page and str(path) in page
+    refused = run("evaluate", path, synthetic, "--model", model, "--json", model, "--force")
+    assert refused.exit_code != 0 and "is an input file" in refused.output

@@ -107,7 +107,7 @@ def test_exact_copy_rate_counts_partial_copies(table):
 def test_result_object_views_and_html(table, tmp_path):
     result = evaluate(table, correlated(500, 4), sdmetrics=False, detection=False, target="label")
     frame = result.to_frame()
-    assert list(frame.columns) == ["section", "metric", "value"]
+    assert list(frame.columns) == ["section", "metric", "value", "direction", "meaning"]
     assert {"fidelity", "utility", "privacy"} <= set(frame["section"])
     data = json.loads(result.to_json())
     assert data["fidelity"]["column_shapes"] == pytest.approx(result.scores["fidelity"]["column_shapes"])
@@ -169,3 +169,58 @@ def test_one_column_kind_detector_for_transform_and_evaluation():
         assert sdtype_of(frame[spec.name]) == expected[spec.kind], spec.name
     assert sdtype_of(frame["yes"]) == "boolean"  # object column of booleans, as the transformer sees it
     assert sdtype_of(pd.Series(pd.to_timedelta([1, 2], unit="s"))) == "categorical"  # not modellable
+
+
+def test_verdicts_tell_a_fresh_sample_from_a_copy_and_from_broken_tables(table):
+    holdout = correlated(800, 11)
+    fresh = evaluate(table, correlated(1500, 7), target="label", holdout=holdout, sdmetrics=False, augmentation=False)
+    assert {k: v["verdict"] for k, v in fresh.verdicts.items()} == {"fidelity": "pass", "utility": "pass",
+                                                                       "privacy": "pass"}
+    copy = evaluate(table, table.copy(), target="label", holdout=holdout, sdmetrics=False, augmentation=False)
+    assert copy.verdicts["privacy"]["verdict"] == "fail" and "100.0% of synthetic rows copy" in \
+        copy.verdicts["privacy"]["reasons"][0]
+    broken = shuffled_independently(correlated(1500, 8))
+    bad = evaluate(table, broken, target="label", holdout=holdout, sdmetrics=False, augmentation=False)
+    assert bad.verdicts["fidelity"]["verdict"] == "fail" and bad.verdicts["utility"]["verdict"] == "fail"
+    assert bad.references["independent"]["pair_trends"] < bad.references["holdout"]["pair_trends"]
+    assert bad.references["holdout"]["detection_auc"] < 0.6 < bad.references["independent"]["detection_auc"]
+
+
+def test_report_leads_with_verdicts_and_says_what_was_skipped(table, tmp_path):
+    history = pd.DataFrame({"epoch": [1, 2, 3], "generator_loss": [1.0, 0.8, 0.7], "critic_loss": [0.5, 0.4, 0.3],
+                            "seconds": [0.1] * 3, "val_fidelity": [0.7, np.nan, 0.8]})
+    result = evaluate(table, correlated(1500, 7), sdmetrics=False, detection=False, history=history,
+                      provenance={"real_file": "train.csv"})
+    text = result.summary()
+    # without a holdout the ceiling is a perfect copy, which even fresh real rows do not reach
+    assert text.splitlines()[0].startswith("FIDELITY  WARN: column shapes") and "a perfect copy" in text
+    assert text.splitlines()[1].startswith("PRIVACY   WARN")
+    assert "worst columns:" in text and "(higher better)" in text and "(lower better)" in text
+    assert "skipped: utility (TSTR vs TRTR, augmentation): no target column given" in text
+    assert "skipped: detection AUC: switched off" in text
+    page = result.to_html(table, correlated(1500, 7))
+    assert page.index("Fidelity: <span") < page.index("Quality <b>") < page.index("Worst columns")
+    assert "train.csv" in page and "synthgan version" in page and "How the verdicts are decided" in page
+    assert page.count("data:image/png;base64,") == 3  # history, distributions, pair differences
+    assert "max-width:100%" in page
+    data = json.loads(result.to_json())
+    assert data["verdicts"]["fidelity"]["verdict"] == "warn" and data["provenance"]["real_file"] == "train.csv"
+    frame = result.to_frame().set_index("metric")
+    assert frame.loc["detection_auc" if "detection_auc" in frame.index else "overall", "direction"] == \
+        "higher is better"
+    assert frame.loc["mia_auc" if "mia_auc" in frame.index else "exact_copy_rate", "direction"] == "lower is better"
+
+
+def test_missing_imbalanced_learn_is_reported_not_silent(table, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_imblearn(name, *args, **kwargs):
+        if name.startswith("imblearn"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_imblearn)
+    result = evaluate(table, correlated(600, 3), target="label", sdmetrics=False, detection=False)
+    assert any(s.startswith("SMOTE comparison: imbalanced-learn is not installed") for s in result.skipped)
