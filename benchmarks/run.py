@@ -125,41 +125,62 @@ def speed_ratios(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _bar_figure(rows: pd.DataFrame, panels: list[tuple[str, str]], path: Path, log: bool = False) -> None:
-    """One panel per ``(metric, title)``: a bar per system, grouped by dataset."""
-    import matplotlib
+def _bar_figure(rows: pd.DataFrame, panels: list[tuple[str, str, pd.Series | None]], path: Path,
+                log: bool = False):
+    """One panel per ``(metric, title, row mask)``: a bar per system (mean, with the standard deviation
+    over seeds as an error bar), grouped by dataset. Linear axes are zoomed to the data, not started
+    at 0, so that differences show; the legend sits below the panels, off the bars."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
-    datasets = list(dict.fromkeys(rows["dataset"]))
     systems = list(dict.fromkeys(rows["system"]))
+    fig = Figure(figsize=(5 * len(panels), 4.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
     width = 0.8 / len(systems)
-    for ax, (metric, title) in zip(axes, panels):
+    handles = {}
+    for ax, (metric, title, mask) in zip(axes, panels):
+        part = rows if mask is None else rows[mask]
+        datasets = list(dict.fromkeys(part["dataset"]))
+        values_seen: list[float] = []
         for k, system in enumerate(systems):
-            values = [rows[(rows.dataset == d) & (rows.system == system)][metric].astype(float).mean()
-                      for d in datasets]
-            ax.bar(np.arange(len(datasets)) + k * width, values, width, label=system)
+            stats = [part[(part.dataset == d) & (part.system == system)][metric].astype(float) for d in datasets]
+            means = [v.mean() for v in stats]
+            spreads = [v.std() if len(v) > 1 else 0.0 for v in stats]
+            bars = ax.bar(np.arange(len(datasets)) + k * width, means, width, yerr=spreads, capsize=2, label=system,
+                          color=f"C{k}")
+            handles[system] = bars
+            values_seen += [m + s for m, s in zip(means, spreads) if np.isfinite(m)]
+            values_seen += [m - s for m, s in zip(means, spreads) if np.isfinite(m)]
         if log:
             ax.set_yscale("log")
+        elif values_seen:
+            low, high = min(values_seen), max(values_seen)
+            pad = 0.08 * (high - low or abs(high) or 1.0)
+            ax.set_ylim(low - pad, high + pad)
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20)
         ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+        ax.grid(axis="y", alpha=0.3)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(systems), 7), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
 
 
-def plot(rows: pd.DataFrame, path: Path) -> None:
-    """``path``: quality, detection and TSTR of every system; ``speed.png`` beside it: GAN timings."""
-    _bar_figure(rows, [("quality", "sdmetrics quality (higher better)"),
-                       ("detection_auc", "detection AUC (0.5 best)"), ("tstr", "TSTR metric (higher better)")], path)
+def plot(rows: pd.DataFrame, path: Path):
+    """``path``: quality, detection and TSTR of every system (ROC-AUC and R-squared apart);
+    ``speed.png`` beside it: GAN timings."""
+    panels = [("quality", "sdmetrics quality (higher better)", None),
+              ("detection_auc", "detection AUC (0.5 best)", None)]
+    for metric, name in (("roc_auc", "TSTR ROC-AUC (higher better)"), ("r2", "TSTR R-squared (higher better)")):
+        mask = rows["tstr_metric"] == metric
+        if mask.any():
+            panels.append(("tstr", name, mask))
+    figure = _bar_figure(rows, panels, path)
     timed = rows[rows["system"].isin(["synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12"])]
-    if "epoch_s" not in timed or timed["epoch_s"].isna().all():
-        return
-    _bar_figure(timed, [(m, f"{m} (log scale, lower better)") for m in ["transformer_fit_s", "epoch_s"]],
-                path.with_name("speed.png"), log=True)
+    if "epoch_s" in timed and not timed["epoch_s"].isna().all():
+        _bar_figure(timed, [(m, f"{m} (log scale, lower better)", None) for m in ["transformer_fit_s", "epoch_s"]],
+                    path.with_name("speed.png"), log=True)
+    return figure
 
 
 def main() -> None:
@@ -173,7 +194,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--keep-synthetic", action="store_true",
                         help="also write each system's synthetic rows to OUT/synthetic/DATASET__SYSTEM.parquet")
+    parser.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/results.csv")
     args = parser.parse_args()
+    if args.replot:
+        frame = pd.read_csv(args.out / "results.csv")
+        plot(frame[frame["quality"].notna()], args.out / "quality.png")
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]

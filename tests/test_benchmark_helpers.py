@@ -39,3 +39,22 @@ def test_speed_ratios_and_markdown():
                                         "sampling_speedup": 10.0}
     table = markdown_table(ratios)
     assert table.splitlines()[0].startswith("| dataset |") and "| d | 20 | 4 | 10 |" in table
+
+
+def test_plots_zoom_to_the_data_split_tstr_metrics_and_keep_the_legend_off_the_bars(tmp_path):
+    from benchmarks.run import plot
+
+    rows = pd.DataFrame({
+        "dataset": ["a", "a", "b", "b", "a", "a"], "system": ["x", "y", "x", "y", "x", "y"],
+        "quality": [0.90, 0.92, 0.85, 0.88, 0.91, 0.93], "detection_auc": [0.7, 0.6, 0.8, 0.75, 0.72, 0.61],
+        "tstr_metric": ["roc_auc", "roc_auc", "r2", "r2", "roc_auc", "roc_auc"], "tstr": [0.8, 0.82, 0.5, 0.6, 0.81, 0.8],
+    })
+    figure = plot(rows, tmp_path / "quality.png")
+    axes = figure.axes
+    assert [ax.get_title() for ax in axes] == ["sdmetrics quality (higher better)", "detection AUC (0.5 best)",
+                                               "TSTR ROC-AUC (higher better)", "TSTR R-squared (higher better)"]
+    low, high = axes[0].get_ylim()
+    assert 0.8 < low < 0.85 and 0.93 < high < 0.96  # zoomed to the data, not from 0
+    assert [t.get_text() for t in axes[3].get_xticklabels()] == ["b"]  # R-squared only for the regression set
+    assert not any(ax.get_legend() for ax in axes) and len(figure.legends) == 1  # one legend, outside the panels
+    assert (tmp_path / "quality.png").stat().st_size > 0
