@@ -91,7 +91,9 @@ class SynthGAN(BaseEstimator):
     model : str, default="ctgan"
         A registered model (``synthgan.models.model_names()``): ``ctgan``, the conditional generator
         with training-by-sampling and a PacGAN critic; ``wgan-gp``, an unconditional Wasserstein
-        GAN with gradient penalty.
+        GAN with gradient penalty; ``copula``, a Gaussian copula over the columns' empirical
+        distributions, fitted in one pass (a fast baseline for small or simple tables; the training
+        parameters below do not apply to it).
     epochs : int, default=300
         Passes over the training rows (the epoch to train up to when resuming).
     batch_size : int, default=500
@@ -267,6 +269,12 @@ class SynthGAN(BaseEstimator):
         self : SynthGAN
         """
         self._validate_params()
+        if "one-pass" in model_class(self.model).capabilities:
+            given = [name for name, value in (("callbacks", self.callbacks), ("validation_size", self.validation_size),
+                                              ("resume_from", resume_from)) if value]
+            if given:
+                raise SynthGANError(f"model={self.model!r} is fitted in one pass, without epochs; {', '.join(given)} "
+                                    "only apply to models trained in epochs (ctgan, wgan-gp)")
         checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
         streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
@@ -279,9 +287,36 @@ class SynthGAN(BaseEstimator):
         counts = [np.bincount(codes[:, k], minlength=s.width)
                   for k, s in enumerate(transformer.layout_.condition_spans)]
         pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
-        model = build_model(self.model, transformer.layout_, self.get_params(), device)
+        model = build_model(self.model, transformer.layout_, self.get_params(), device, transformer)
         model.setup_training(streams)
         generation = _Generation(model, transformer, counts, device)
+        started = time.perf_counter()
+        if "one-pass" in model.capabilities:
+            model.fit_table(train, encoded)
+            history: list[dict] = [{"epoch": 1, "seconds": time.perf_counter() - started}]
+        else:
+            history = self._train(model, train, validation, encoded, codes, counts, generation, streams, device,
+                                  checkpoint)
+        self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
+
+        self.transformer_ = transformer
+        self.model_ = model
+        self.condition_counts_ = counts
+        self.condition_pairs_ = pairs
+        self._generation = generation
+        self.history_ = _history_frame(history)
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.device_ = device
+        self.entropy_ = streams.entropy
+        self._sample_rng = streams.numpy("sampling")
+        return self
+
+    def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: np.ndarray,
+               codes: np.ndarray, counts: list, generation: _Generation, streams: RandomStreams,
+               device: torch.device, checkpoint: dict | None) -> list[dict]:
+        """Train a model through its phases with the trainer; returns the history records."""
+        transformer = generation.transformer
         batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency) if model.conditional
                                else None, device, streams.numpy("batches"))
         trainer = Trainer(model, batches, TrainingPlan(self.epochs, self._batch_rows(len(train))),
@@ -291,23 +326,9 @@ class SynthGAN(BaseEstimator):
             self._check_resumable(checkpoint["run"], self._describe_run(streams, encoded, device))
             trainer.load_state_dict(checkpoint)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
-                    self.model, len(train), X.shape[1], transformer.layout_.dim, device)
-        started = time.perf_counter()
+                    self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
-        self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
-
-        self.transformer_ = transformer
-        self.model_ = model
-        self.condition_counts_ = counts
-        self.condition_pairs_ = pairs
-        self._generation = generation
-        self.history_ = _history_frame(trainer.history.records)
-        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
-        self.n_features_in_ = X.shape[1]
-        self.device_ = device
-        self.entropy_ = streams.entropy
-        self._sample_rng = streams.numpy("sampling")
-        return self
+        return trainer.history.records
 
     def _entropy(self, checkpoint: dict | None) -> int:
         """Root entropy of this fit: the checkpointed run's when resuming (checked against random_state)."""
@@ -514,7 +535,8 @@ class SynthGAN(BaseEstimator):
         if list(map(str, metadata["feature_names"])) != list(map(str, self.transformer_.columns_)):
             raise ValueError("feature_names do not match the stored columns")
         with torch.device("meta"):  # shapes only: no memory is allocated
-            probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"))
+            probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"),
+                                self.transformer_)
         expected = probe.weight_shapes()
         found = {k: tuple(v.shape) for k, v in weights.items()}
         if found != expected:
@@ -522,7 +544,8 @@ class SynthGAN(BaseEstimator):
             raise ValueError(f"the weights do not fit the stored parameters and columns (first mismatch: "
                              f"{wrong[0]!r})")
         self.device_ = self._resolve_device()
-        return self, build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_)
+        return self, build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_,
+                                 self.transformer_)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SynthGAN:

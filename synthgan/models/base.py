@@ -72,7 +72,7 @@ class TabularModel(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     parameters: ClassVar[Mapping[str, Constraint]] = {}
 
-    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device):
+    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device, transformer=None):
         self.layout = layout
         self.device = device
 
@@ -92,6 +92,11 @@ class TabularModel(ABC):
         """Estimated bytes of parameters, gradients and optimizer states when training (for a check
         before anything is allocated); 0 when the model cannot tell."""
         return 0
+
+    def fit_table(self, frame, encoded) -> None:
+        """One-pass fit (models with the ``one-pass`` capability; the others are trained by the
+        trainer through their phases)."""
+        raise NotImplementedError(f"{type(self).__name__} is trained through its phases, not in one pass")
 
     @abstractmethod
     def setup_training(self, streams: RandomStreams) -> None:
@@ -166,7 +171,9 @@ def model_class(name: str) -> type[TabularModel]:
     return _REGISTRY[name]
 
 
-def build_model(name: str, layout: TableLayout, params: Mapping[str, Any], device: torch.device) -> TabularModel:
-    """Instantiate the registered model ``name`` with the parameters it declares, read from ``params``."""
+def build_model(name: str, layout: TableLayout, params: Mapping[str, Any], device: torch.device,
+                transformer=None) -> TabularModel:
+    """Instantiate the registered model ``name`` with the parameters it declares, read from ``params``
+    (``transformer``: the fitted DataTransformer, for models that work with column values)."""
     cls = _REGISTRY[name]
-    return cls(layout, {k: params[k] for k in cls.parameters}, device)
+    return cls(layout, {k: params[k] for k in cls.parameters}, device, transformer=transformer)

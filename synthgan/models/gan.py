@@ -59,7 +59,7 @@ class AdversarialModel(TabularModel):
 
     parameters = _GAN_PARAMETERS
 
-    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device):
+    def __init__(self, layout: TableLayout, params: Mapping[str, Any], device: torch.device, transformer=None):
         super().__init__(layout, params, device)
         known = {f.name for f in fields(GANConfig)}
         config = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in known}
