@@ -99,7 +99,7 @@ class EvaluationResult:
         _flatten("", self.scores, rows)
         frame = pd.DataFrame(rows, columns=["section", "metric", "value"])
         infos = [describe(row.section, row.metric) for row in frame.itertuples()]
-        frame["direction"] = [f"{i.direction} is better" if i and i.direction != "closer to 0.5" else
+        frame["direction"] = [f"{i.direction} is better" if i and i.direction in ("higher", "lower") else
                               (i.direction if i else "") for i in infos]
         frame["meaning"] = [i.meaning if i else "" for i in infos]
         return frame
