@@ -59,13 +59,19 @@ class DataTransformer:
         self.states_: list[ColumnState] = [
             next(mixtures) if spec.continuous else fit_categories(df[spec.name], self.max_categories)
             for spec in self.specs_]
-        for spec, state in zip(self.specs_, self.states_):
-            if isinstance(state, CategoryState) and state.rare_levels:
+        capped = [(spec.name, state) for spec, state in zip(self.specs_, self.states_)
+                  if isinstance(state, CategoryState) and state.rare_levels]
+        if capped:
+            def detail(name: object, state: CategoryState) -> str:
                 shown = ", ".join(map(repr, state.rare_levels[:5])) + (" ..." if len(state.rare_levels) > 5 else "")
-                warnings.warn(f"column {spec.name!r} has {len(state.all_levels)} levels, more than max_categories="
-                              f"{self.max_categories}: its {len(state.rare_levels)} rarest ({shown}) share one "
-                              "slot and are drawn with their training frequency, independently of the other "
-                              "columns; raise max_categories to model them one by one", UserWarning, stacklevel=3)
+                return f"{name!r} has {len(state.all_levels)} levels, its {len(state.rare_levels)} rarest ({shown})"
+
+            listed = "; ".join(detail(*item) for item in capped[:5]) + (
+                f"; and {len(capped) - 5} more columns" if len(capped) > 5 else "")
+            warnings.warn(f"{len(capped)} column(s) have more levels than max_categories={self.max_categories}: "
+                          f"{listed}. Those rarest levels share one slot per column and are drawn with their "
+                          "training frequency, independently of the other columns; raise max_categories to "
+                          "model them one by one", UserWarning, stacklevel=3)
         self.layout_ = self._build_layout()
         return self
 
