@@ -30,3 +30,33 @@ def test_fit_on_gpu_is_reproducible_and_loads_on_cpu(model, tmp_path):
     assert on_cpu.device_.type == "cpu"
     out = on_cpu.sample(200, conditions={"group": "b"})
     assert len(out) == 200 and (out["group"] == "b").all()
+
+
+def test_checkpoint_resume_on_gpu_is_exact(tmp_path):
+    import torch as _torch
+
+    from synthgan.training import Checkpoint
+
+    frame = make_mixed(240)
+    params = {**FAST, "device": "cuda"}
+    full = SynthGAN(**{**params, "epochs": 4}).fit(frame)
+    SynthGAN(**{**params, "epochs": 2}, callbacks=[Checkpoint(tmp_path)]).fit(frame)
+    resumed = SynthGAN(**{**params, "epochs": 4}).fit(frame, resume_from=tmp_path)
+    assert all(_torch.equal(v, resumed.model_.weights()[k]) for k, v in full.model_.weights().items())
+
+
+def test_same_initial_weights_on_cpu_and_gpu():
+    frame = make_mixed(240)
+    on_gpu = SynthGAN(**{**FAST, "epochs": 1, "generator_lr": 1e-12, "discriminator_lr": 1e-12,
+                         "device": "cuda"}).fit(frame)
+    on_cpu = SynthGAN(**{**FAST, "epochs": 1, "generator_lr": 1e-12, "discriminator_lr": 1e-12,
+                         "device": "cpu"}).fit(frame)
+    for key, value in on_cpu.model_.weights().items():
+        if value.is_floating_point() and "running" not in key:
+            assert torch.allclose(value, on_gpu.model_.weights()[key], atol=1e-5), key
+
+
+def test_copula_on_gpu():
+    frame = make_mixed(240)
+    out = SynthGAN(model="copula", device="cuda", random_state=0, verbose=False).fit(frame).sample(100)
+    assert out.dtypes.to_dict() == frame.dtypes.to_dict()

@@ -95,8 +95,12 @@ class AdversarialModel(TabularModel):
         with torch.random.fork_rng(devices=[]):
             critic = Critic(self.layout.dim + self.condition_dim, self.config.discriminator_dim, self.config.pac,
                             self.dropout_rng)
+        # initialize on the CPU (the init stream is a CPU generator), so every device starts from the
+        # same weights, then move
+        self.generator = self.generator.cpu()
         init_weights(self.generator, init)
         init_weights(critic, init)
+        self.generator = self.generator.to(self.device)
         self.critic = critic.to(self.device)
 
     def networks(self) -> dict[str, nn.Module]:
