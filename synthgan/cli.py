@@ -170,9 +170,13 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--parts", type=click.IntRange(min=1), default=None,
+              help="Write OUTPUT as a folder of this many parquet part files (resumable, see below).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes writing parts in parallel (with --parts).")
 @FORMAT_OPTION
 def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...], seed: int | None,
-           device: str, quiet: bool, force: bool, fmt: str | None) -> None:
+           device: str, quiet: bool, force: bool, parts: int | None, workers: int, fmt: str | None) -> None:
     """Generate rows from a saved MODEL, streamed to the output in chunks.
 
     \b
@@ -180,8 +184,23 @@ def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...]
       synthgan sample model.synthgan --rows 1000000 -o synth.parquet
       synthgan sample model.synthgan --rows 500 -o women.csv --condition sex=Female
       synthgan sample model.synthgan --rows 100 -o - --format csv | head
+      synthgan sample model.synthgan --rows 1000000000 -o outdir/ --parts 200 --workers 2
+
+    With --parts, each part has its own seed stream and is written atomically, a manifest is written
+    last, and running the same command again skips the parts already complete.
     """
     from synthgan.estimator import SynthGAN
+
+    if parts is not None:
+        from synthgan.sampling import sample_parts
+
+        if fmt not in (None, "parquet"):
+            raise SynthGANError("--parts writes parquet part files; leave out --format or use --format parquet")
+        manifest = sample_parts(model_path, rows, output, parts, seed=seed, conditions=condition, workers=workers,
+                                device=device)
+        if not quiet:
+            click.echo(f"wrote {manifest['rows']:,} rows in {len(manifest['parts'])} parts to {output}", err=True)
+        return
 
     _check_output(output, force, model_path, fmt=fmt)
     model = SynthGAN.load(model_path, device=device)
