@@ -152,6 +152,8 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
     Example:
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
     """
+    if is_stdio(output):
+        raise SynthGANError("a model file cannot be written to standard output; give -o a file name")
     check_output(output, force, [input_path])
     model = _fit(read_table(input_path, encoding, fmt=fmt), model_name, epochs, max_time, discrete, seed, device,
                  quiet)

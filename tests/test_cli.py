@@ -219,6 +219,8 @@ def test_standard_input_and_output(small, tmp_path):
     assert len(pd.read_parquet(__import__("io").BytesIO(sampled.stdout_bytes))) == 30
     missing = run("sample", model, "--rows", "3", "-o", "-", "--quiet")
     assert missing.exit_code != 0 and "needs --format" in missing.output
+    to_stdout = run("fit", path, "-o", "-", *FAST)
+    assert to_stdout.exit_code != 0 and "cannot be written to standard output" in to_stdout.output
 
 
 def test_info_describes_a_model(small, tmp_path):
