@@ -127,3 +127,14 @@ def test_bad_dtype_is_found_at_load_not_at_sampling(saved, tmp_path):
     with pytest.raises(ModelFileError, match="float128x"):
         SynthGAN.load(write(tmp_path / "d.synthgan", metadata, saved[1]))
     assert np.isfinite(SynthGAN.load(write(tmp_path / "ok.synthgan", *saved)).sample(3)["amount"].fillna(0)).all()
+
+
+def test_a_file_written_before_the_training_seam_still_loads():
+    """tests/data/written_by_465c424.synthgan was saved by commit 465c424 (make_mixed(), 1 epoch)."""
+    from pathlib import Path
+
+    old = SynthGAN.load(Path(__file__).parent / "data" / "written_by_465c424.synthgan")
+    out = old.sample(50)
+    frame = make_mixed()
+    assert out.dtypes.to_dict() == frame.dtypes.to_dict() and len(out) == 50
+    assert old.saved_with_ == {"synthgan_version": "0.1.0"}
