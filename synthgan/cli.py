@@ -387,12 +387,14 @@ def info(model_path: Path) -> None:
                + (", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"))
     transformer = model.transformer_
     click.echo(f"  columns ({len(transformer.columns_)}, encoded width {transformer.layout_.dim}):")
-    specs = {spec.name: spec for spec in transformer.specs_ + transformer.constants_}
+    specs = {spec.name: spec for spec in transformer.specs_ + transformer.constants_ + transformer.generated_}
     states = dict(zip([spec.name for spec in transformer.specs_], transformer.states_))
     for name in transformer.columns_:
         spec = specs[name]
         if spec.constant:
             detail = f"constant {spec.value!r}"
+        elif spec.generated is not None:
+            detail = f"never learned, generated fresh as {spec.generated['kind']}"
         elif spec.continuous:
             detail = f"{states[name].n_modes} modes"
         else:

@@ -455,6 +455,7 @@ class SynthGAN(BaseEstimator):
                 chunk = self._generate(want, None, rng)
             else:
                 chunk = self._generate_matching(want, conditions, native, rng)
+            self.transformer_.number_ids(chunk, n - remaining)  # ids unique over the whole call
             remaining -= len(chunk)
             yield chunk
 

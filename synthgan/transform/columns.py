@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from synthgan.errors import DataError
+from synthgan.transform import identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class ColumnSpec:
         The column holds one value in every row; it is not modelled, only put back.
     value : object
         That value (JSON-native: numbers, text, bool, ISO text for dates, None for missing).
+    generated : dict or None
+        For identifier and personal-data columns (see :mod:`synthgan.transform.identifiers`): never
+        modelled; ``kind`` says how values are generated, with ``null_rate`` and, per kind, the
+        id ``shape``, the integer ids' ``start`` or the text ``lengths``. No training value is kept.
     """
 
     name: str
@@ -60,6 +65,12 @@ class ColumnSpec:
     decimals: int | None = None
     constant: bool = False
     value: object = None
+    generated: dict | None = None
+
+    @property
+    def set_aside(self) -> bool:
+        """Not modelled: put back (constant) or generated fresh (identifier, personal data)."""
+        return self.constant or self.generated is not None
 
     @property
     def continuous(self) -> bool:
@@ -258,6 +269,12 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         if null_mask.all():
             raise DataError(f"column {name!r} is entirely missing; drop it before fit")
         kind = column_kind(series, name in forced)
+        sensitive = None if name in forced else identifiers.detect(series)
+        if sensitive is not None:
+            specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
+                                    has_nulls=bool(null_mask.any()),
+                                    generated=_generation_plan(series, sensitive, null_mask)))
+            continue
         extra: dict = {}
         if isinstance(series.dtype, pd.CategoricalDtype):
             extra = {"categories": tuple(_native_value(c) for c in series.cat.categories),
@@ -289,6 +306,23 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
             step = _datetime_step(continuous_values(series, kind)[~null_mask])
         specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
                                 has_nulls=bool(null_mask.any()), step=step, **extra))
-    if all(spec.constant for spec in specs):
-        raise DataError(f"every column is constant ({[s.name for s in specs][:10]}); there is nothing to learn")
+    if all(spec.set_aside for spec in specs):
+        raise DataError(f"every column is constant, an identifier or personal data ({[s.name for s in specs][:10]}); "
+                        "there is nothing to learn. Name columns in discrete_columns to model them anyway")
     return specs
+
+
+def _generation_plan(series: pd.Series, kind: str, null_mask: np.ndarray) -> dict:
+    """How to generate an identifier or personal-data column: no training value is kept."""
+    plan: dict = {"kind": kind, "null_rate": float(null_mask.mean())}
+    values = series[~null_mask]
+    if kind == "id-integer":
+        plan["start"] = int(values.max()) + 1  # fresh ids never coincide with training ids
+    elif kind == "id-text":
+        plan["shape"] = identifiers.shape_of(values)
+        numbers = [identifiers.id_number(plan["shape"], v) for v in values.astype(str)]
+        plan["start"] = max((k for k in numbers if k is not None), default=-1) + 1
+    elif kind == "text":
+        lengths = values.astype(str).str.len()
+        plan["lengths"] = [round(float(lengths.mean()), 1), round(float(lengths.std() or 0.0), 1)]
+    return plan

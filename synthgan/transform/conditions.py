@@ -49,6 +49,10 @@ def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, objec
         raise ConditionError(f"condition {text!r} must look like column=value")
     column, raw = text.split("=", 1)
     constants = {str(spec.name): spec for spec in transformer.constants_}
+    generated = {str(spec.name) for spec in transformer.generated_}
+    if column in generated:
+        raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
+                             "cannot be a condition")
     if column in constants:
         spec = constants[column]
         return spec.name, spec.value if str(spec.value) == raw else raw
@@ -86,7 +90,11 @@ def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer
         raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
     names = [spec.name for spec in transformer.specs_]
     constants = {spec.name: spec for spec in transformer.constants_}
+    generated = {spec.name for spec in transformer.generated_}
     for column, value in conditions.items():
+        if column in generated:
+            raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
+                                 "cannot be a condition")
         if column in constants:
             held = constants[column].value
             if as_level(value) != held and str(value) != str(held):

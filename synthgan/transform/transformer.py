@@ -15,6 +15,7 @@ import pandas as pd
 
 from synthgan.errors import DataError
 from synthgan.layout import Span, TableLayout
+from synthgan.transform import identifiers
 from synthgan.transform.categories import (CategoryState, decode_categories, encode_categories,
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
@@ -52,7 +53,12 @@ class DataTransformer:
         specs = detect_columns(df, discrete_columns)
         self.columns_ = [spec.name for spec in specs]
         self.constants_ = [spec for spec in specs if spec.constant]
-        self.specs_ = [spec for spec in specs if not spec.constant]
+        self.generated_ = [spec for spec in specs if spec.generated is not None]
+        self.specs_ = [spec for spec in specs if not spec.set_aside]
+        if self.generated_:
+            listed = ", ".join(f"{s.name!r} ({s.generated['kind']})" for s in self.generated_)
+            warnings.warn(f"treated as identifiers or personal data, never learned and generated fresh: {listed}; "
+                          "name a column in discrete_columns to model it instead", UserWarning, stacklevel=3)
         continuous = [spec for spec in self.specs_ if spec.continuous]
         values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
         mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], self.max_modes, self.gmm_max_rows, rng))
@@ -148,7 +154,31 @@ class DataTransformer:
                                                    state.all_levels)
         for spec in self.constants_:
             columns[spec.name] = restore_dtype(np.empty(len(encoded)), spec)
+        for spec in self.generated_:
+            columns[spec.name] = self._generate(spec, len(encoded), rng, 0)
         return pd.DataFrame({name: columns[name] for name in self.columns_})
+
+    def _generate(self, spec: ColumnSpec, n: int, rng: np.random.Generator, first: int) -> pd.Series:
+        plan = spec.generated
+        kind = plan["kind"]
+        if kind == "id-integer":
+            values: list | np.ndarray = plan["start"] + first + np.arange(n)
+        elif kind == "id-text":
+            values = identifiers.format_ids(plan["shape"], plan.get("start", 0) + first + np.arange(n))
+        else:
+            values = identifiers.fake_values(kind, n, rng, tuple(plan.get("lengths", (8.0, 0.0))))
+        series = pd.Series(values, name=spec.name, dtype=object)
+        if plan["null_rate"] > 0 and not kind.startswith("id"):
+            series[rng.random(n) < plan["null_rate"]] = None
+        return series.astype(pd.api.types.pandas_dtype(spec.dtype))
+
+    def number_ids(self, frame: pd.DataFrame, first: int) -> pd.DataFrame:
+        """Renumber the identifier columns of ``frame`` from ``first`` (ids stay unique across the
+        chunks of one sampling call)."""
+        for spec in self.generated_:
+            if spec.generated["kind"].startswith("id"):
+                frame[spec.name] = self._generate(spec, len(frame), np.random.default_rng(0), first).to_numpy()
+        return frame
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> dict:
@@ -162,6 +192,7 @@ class DataTransformer:
             ],
             "layout": self.layout_.to_json(),
             "constants": [_spec_json(spec) for spec in self.constants_],
+            "generated": [_spec_json(spec) for spec in self.generated_],
             "order": list(self.columns_),
         }
 
@@ -170,15 +201,17 @@ class DataTransformer:
         self = cls(**data["params"])
         self.specs_ = [_spec_from_json(item["spec"]) for item in data["columns"]]
         self.constants_ = [_spec_from_json(item) for item in data.get("constants", [])]
+        self.generated_ = [_spec_from_json(item) for item in data.get("generated", [])]
         self.columns_ = list(data.get("order", [spec.name for spec in self.specs_]))
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
         self.layout_ = TableLayout.from_json(data["layout"])
-        for spec in self.specs_ + self.constants_:
+        for spec in self.specs_ + self.constants_ + self.generated_:
             if spec.kind not in ("numeric", "integer", "datetime", "categorical", "boolean"):
                 raise ValueError(f"column {spec.name!r} has an unknown kind {spec.kind!r}")
             pd.api.types.pandas_dtype(spec.dtype)  # TypeError for a dtype pandas does not know
-        if sorted(map(str, self.columns_)) != sorted(str(s.name) for s in self.specs_ + self.constants_):
+        if sorted(map(str, self.columns_)) != sorted(str(s.name) for s in self.specs_ + self.constants_
+                                                      + self.generated_):
             raise ValueError("the stored column order does not match the stored columns")
         if self.layout_ != self._build_layout():
             raise ValueError("stored layout does not match the stored column states")
