@@ -427,10 +427,11 @@ class SynthGAN(BaseEstimator):
         return self._generation.rows(n, native, rng)
 
     def iter_samples(self, n: int, chunk_rows: int = 10_000, conditions: Mapping[Any, Any] | None = None,
-                     random_state: int | None = None) -> Iterator[pd.DataFrame]:
+                     random_state: int | None = None, id_offset: int = 0) -> Iterator[pd.DataFrame]:
         """Yield ``n`` synthetic rows in chunks of at most ``chunk_rows`` (bounded memory).
 
-        Parameters are as in :meth:`sample`.
+        Parameters are as in :meth:`sample`; ``id_offset`` numbers generated identifier columns from
+        that row on (for one table written by several calls, e.g. part files).
         """
         self._check_fitted()
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 0:
@@ -455,7 +456,7 @@ class SynthGAN(BaseEstimator):
                 chunk = self._generate(want, None, rng)
             else:
                 chunk = self._generate_matching(want, conditions, native, rng)
-            self.transformer_.number_ids(chunk, n - remaining)  # ids unique over the whole call
+            self.transformer_.number_ids(chunk, id_offset + n - remaining)  # ids unique over the whole call
             remaining -= len(chunk)
             yield chunk
 

@@ -78,7 +78,8 @@ def _write_parts(model_path: str, out_dir: str, indices: Sequence[int], plan: Ma
             continue
         if target.exists():  # parts are written atomically, so a wrong row count means a damaged file
             target.unlink()
-        chunks = model.iter_samples(entry["rows"], chunk_rows, conditions, random_state=entry["seed"])
+        chunks = model.iter_samples(entry["rows"], chunk_rows, conditions, random_state=entry["seed"],
+                                    id_offset=entry["first_row"])
         write_table(chunks, target)
         written.append(index)
         logger.info("wrote %s (%d rows)", target, entry["rows"])
@@ -119,10 +120,11 @@ def sample_parts(model_path: str | Path, rows: int, out_dir: str | Path, parts: 
 
     check_conditions(dict(parse_condition(text, model.transformer_) for text in conditions), model.transformer_)
     root = model.entropy_ if seed is None else int(seed)
+    sizes = part_rows(rows, parts)
     plan = {"format": "synthgan-sample-parts", "model_sha256": _sha256(model_path), "rows": int(rows),
             "seed": root, "conditions": list(conditions),
-            "parts": [{"file": part_name(i), "rows": n, "seed": part_seed(root, i)}
-                      for i, n in enumerate(part_rows(rows, parts))]}
+            "parts": [{"file": part_name(i), "rows": n, "seed": part_seed(root, i), "first_row": first}
+                      for i, (n, first) in enumerate(zip(sizes, np.cumsum([0] + sizes[:-1]).tolist()))]}
     out_dir.mkdir(exist_ok=True)
     plan_path = out_dir / PLAN
     if plan_path.exists():

@@ -78,3 +78,15 @@ def test_text_ids_count_past_their_format():
     ids = format_ids("A9", np.arange(265))
     assert ids[:3] == ["A0", "A1", "A2"] and len(set(ids)) == 265 and ids[-1] == "1A4"
     assert [id_number("A9", t) for t in ids[:260]] == list(range(260)) and id_number("A9", "9A") is None
+
+
+def test_ids_stay_unique_across_part_files(tmp_path):
+    import pyarrow.parquet as pq
+
+    from synthgan.sampling import sample_parts
+
+    path = tmp_path / "m.synthgan"
+    SynthGAN(**FAST).fit(customers()).save(path)
+    sample_parts(path, 900, tmp_path / "parts", 3, seed=1)
+    table = pq.read_table(tmp_path / "parts").to_pandas()
+    assert table["customer_id"].is_unique and table["account_id"].is_unique
