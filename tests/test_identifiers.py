@@ -90,3 +90,13 @@ def test_ids_stay_unique_across_part_files(tmp_path):
     sample_parts(path, 900, tmp_path / "parts", 3, seed=1)
     table = pq.read_table(tmp_path / "parts").to_pandas()
     assert table["customer_id"].is_unique and table["account_id"].is_unique
+
+
+def test_evaluation_leaves_generated_columns_out_and_says_so():
+    from synthgan.evaluation import evaluate
+
+    real = customers(400)
+    est = SynthGAN(**FAST).fit(real)
+    result = evaluate(real, est.sample(400), sdmetrics=False, detection=False)
+    assert set(result.column_shapes["column"]) == {"plan", "spend"}
+    assert any("identifiers or personal data" in s and "'email'" in s for s in result.skipped)

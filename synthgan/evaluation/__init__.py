@@ -20,6 +20,7 @@ from synthgan.evaluation.privacy import exact_copy_rate, privacy_scores
 from synthgan.evaluation import verdicts as verdicts_module
 from synthgan.evaluation.report import EvaluationResult
 from synthgan.evaluation.utility import augmentation_gain, task_of, train_synthetic_test_real
+from synthgan.transform import identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +106,16 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None = N
     """
     _check_tables(real, synthetic, holdout, target)
     rng = np.random.default_rng(random_state)
-    synthetic = synthetic[real.columns]
     notes: list[str] = []
     skipped: list[str] = []
+    # identifier and personal-data columns are generated fresh, not learned: comparing them says nothing
+    fresh = [c for c in real.columns if c != target and identifiers.detect(real[c]) is not None]
+    if fresh and len(fresh) < real.shape[1]:
+        skipped.append(f"columns {fresh}: identifiers or personal data, which synthgan generates fresh rather "
+                       "than learns, so they are not compared")
+        real = real.drop(columns=fresh)
+        holdout = None if holdout is None else holdout.drop(columns=fresh)
+    synthetic = synthetic[real.columns]
     scorer = FidelityScorer(real)
     shapes, pairs, fidelity = scorer.scores(synthetic)
     independent = _independent(real, rng)
