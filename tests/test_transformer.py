@@ -158,3 +158,32 @@ def test_point_mass_decodes_to_its_value_despite_alpha_noise():
     # a few are drawn into a neighbouring broad mode, as the mode posterior allows
     assert np.mean(np.abs(decoded[zeros]) < 0.5) > 0.95
     assert np.abs(decoded[~zeros] - values[~zeros]).mean() > 1.0  # the noise does move the other values
+
+
+def test_date_objects_and_csv_date_columns_are_modelled_as_dates(tmp_path):
+    import datetime
+
+    from click.testing import CliRunner
+
+    from synthgan import SynthGAN
+    from synthgan.cli import main
+
+    rng = np.random.default_rng(0)
+    days = [datetime.date(2024, 1, 1) + datetime.timedelta(days=int(k)) for k in rng.integers(0, 300, 200)]
+    frame = pd.DataFrame({"visit_date": pd.Series(days, dtype=object), "x": rng.normal(size=200)})
+    frame.loc[::17, "visit_date"] = None
+    est = SynthGAN(epochs=2, batch_size=60, pac=4, verbose=False, random_state=0).fit(frame)
+    assert [s.kind for s in est.transformer_.specs_ if s.name == "visit_date"] == ["datetime"]
+    out = est.sample(300)
+    dates = out["visit_date"].dropna()
+    assert out["visit_date"].dtype == object and all(type(d) is datetime.date for d in dates)
+    assert min(days) <= dates.min() and dates.max() <= max(days) and out["visit_date"].isna().any()
+    chosen = est.sample(3, conditions={"visit_date": days[0]})
+    assert (chosen["visit_date"] == days[0]).all()
+    csv = tmp_path / "visits.csv"
+    frame.to_csv(csv, index=False)
+    result = CliRunner().invoke(main, ["fit", str(csv), "-o", str(tmp_path / "m.synthgan"), "--epochs", "1",
+                                       "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    info = CliRunner().invoke(main, ["info", str(tmp_path / "m.synthgan")], catch_exceptions=False)
+    assert "visit_date: datetime (object)" in info.output

@@ -21,7 +21,7 @@ MAX_LEVELS = 50
 
 def numeric_values(series: pd.Series) -> np.ndarray:
     """Float64 values of a numerical or datetime column, NaN where missing."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) or sdtype_of(series) == "datetime":
         return continuous_values(series, "datetime")
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 

@@ -91,6 +91,8 @@ def _datetime_step(nanoseconds: np.ndarray) -> float:
 def continuous_values(series: pd.Series, kind: ColumnKind) -> np.ndarray:
     """Float64 view of a numeric, integer or datetime column (datetimes as UTC nanoseconds), NaN for missing."""
     if kind == "datetime":
+        if not pd.api.types.is_datetime64_any_dtype(series.dtype):  # datetime.date objects (CSV dates)
+            series = pd.to_datetime(series)
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         stamps = series.to_numpy(dtype="datetime64[ns]")
@@ -130,6 +132,8 @@ def restore_dtype(values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> p
         return pd.Series(out, name=spec.name, dtype=object)
     if spec.kind == "datetime":
         stamps = pd.Series(pd.to_datetime(values, unit="ns"), name=spec.name)
+        if spec.dtype == "object":  # a column of datetime.date objects comes back as dates
+            return stamps.dt.date.where(stamps.notna(), None).astype(object)
         dtype = pd.api.types.pandas_dtype(spec.dtype)
         if isinstance(dtype, pd.DatetimeTZDtype):
             stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
@@ -172,6 +176,8 @@ def column_kind(series: pd.Series, forced_discrete: bool = False) -> ColumnKind:
             return "boolean"
         if inferred == "decimal" and not isinstance(dtype, pd.CategoricalDtype):
             return "numeric"
+        if inferred == "date" and pd.api.types.is_object_dtype(dtype):
+            return "datetime"  # datetime.date objects, e.g. an ISO date column read from CSV
         if inferred in ("bytes", "mixed", "unknown-array"):
             _check_cells(series)
         return "categorical"

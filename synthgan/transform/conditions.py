@@ -70,7 +70,7 @@ def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, objec
         if spec.kind == "numeric":
             return name, float(raw)
         if spec.kind == "datetime":
-            return name, pd.Timestamp(raw)
+            return name, pd.Timestamp(raw).date() if spec.dtype == "object" else pd.Timestamp(raw)
         if spec.kind == "boolean":
             if raw.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(raw)
