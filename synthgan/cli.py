@@ -19,7 +19,7 @@ from synthgan.errors import SynthGANError
 from synthgan.io import (atomic_path, check_output, is_stdio, read_table, resolve_format, table_format,
                          write_table)
 from synthgan.models import model_class, model_names
-from synthgan.transform.conditions import parse_condition
+from synthgan.transform.conditions import parse_conditions
 
 logger = logging.getLogger("synthgan")
 CHUNK_ROWS = 20_000
@@ -167,7 +167,8 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
 @click.option("--rows", "-n", type=click.IntRange(min=1), required=True, help="Rows to generate.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output table (.parquet, .csv, .csv.gz).")
-@click.option("--condition", "-c", multiple=True, help="column=value; every row will have it (repeatable).")
+@click.option("--condition", "-c", multiple=True,
+              help="column=value, column>=value, column<value ... (repeatable; '=' twice on a column: either value).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (>= 0) for this sampling run.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
@@ -206,7 +207,7 @@ def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...]
 
     _check_output(output, force, model_path, fmt=fmt)
     model = SynthGAN.load(model_path, device=device)
-    conditions = dict(parse_condition(text, model.transformer_) for text in condition)
+    conditions = parse_conditions(condition, model.transformer_)
     chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
     written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force, fmt=fmt)
     if not quiet:

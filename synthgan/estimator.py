@@ -427,7 +427,8 @@ class SynthGAN(BaseEstimator):
         return self._generation.rows(n, native, rng)
 
     def iter_samples(self, n: int, chunk_rows: int = 10_000, conditions: Mapping[Any, Any] | None = None,
-                     random_state: int | None = None, id_offset: int = 0) -> Iterator[pd.DataFrame]:
+                     random_state: int | None = None, id_offset: int = 0, max_rounds: int = _MAX_REJECTION_ROUNDS,
+                     strict: bool = False) -> Iterator[pd.DataFrame]:
         """Yield ``n`` synthetic rows in chunks of at most ``chunk_rows`` (bounded memory).
 
         Parameters are as in :meth:`sample`; ``id_offset`` numbers generated identifier columns from
@@ -455,16 +456,18 @@ class SynthGAN(BaseEstimator):
             if not conditions:
                 chunk = self._generate(want, None, rng)
             else:
-                chunk = self._generate_matching(want, conditions, native, rng)
+                chunk = self._generate_matching(want, conditions, native, rng, max_rounds, strict)
             self.transformer_.number_ids(chunk, id_offset + n - remaining)  # ids unique over the whole call
             remaining -= len(chunk)
             yield chunk
+            if len(chunk) < want:  # the rejection budget ran out (a warning said so)
+                return
 
     def _generate_matching(self, n: int, conditions: Mapping[Any, Any], native: tuple[int, int] | None,
-                           rng: np.random.Generator) -> pd.DataFrame:
+                           rng: np.random.Generator, max_rounds: int, strict: bool) -> pd.DataFrame:
         kept: list[pd.DataFrame] = []
         have, drawn = 0, 0
-        for _ in range(_MAX_REJECTION_ROUNDS):
+        for _ in range(max_rounds):
             batch = self._generate(max(2 * (n - have), 100), native, rng)
             drawn += len(batch)
             match = batch[cond.matches(batch, conditions)]
@@ -472,12 +475,17 @@ class SynthGAN(BaseEstimator):
             have += len(match)
             if have >= n:
                 return pd.concat(kept, ignore_index=True).iloc[:n]
-        raise ConditionError(f"only {have} of {drawn} generated rows met the conditions {conditions}; "
-                             "the model almost never produces such rows. Relax the conditions or "
-                             "train longer")
+        message = (f"only {have} of {n} rows met the conditions {conditions} in {drawn} generated rows "
+                   f"({max_rounds} rounds); the model rarely produces such rows. Relax the conditions, raise "
+                   "max_rounds or train longer")
+        if strict or have == 0:
+            raise ConditionError(message)
+        warnings.warn(message + f"; returning the {have} rows found", UserWarning, stacklevel=4)
+        return pd.concat(kept, ignore_index=True)
 
     def sample(self, n: int, conditions: Mapping[Any, Any] | None = None,
-               random_state: int | None = None) -> pd.DataFrame:
+               random_state: int | None = None, max_rounds: int = _MAX_REJECTION_ROUNDS,
+               strict: bool = False) -> pd.DataFrame:
         """Generate exactly ``n`` synthetic rows.
 
         Parameters
@@ -485,9 +493,16 @@ class SynthGAN(BaseEstimator):
         n : int
             Number of rows.
         conditions : dict, optional
-            ``{column: value}``; every returned row has these values. A discrete column's value is
-            requested through the conditional vector, other conditions by rejection sampling.
-            ``None`` as a value asks for rows where the column is missing.
+            ``{column: condition}``; every returned row meets them all. A condition is a value
+            (``None``: missing), a list of values (any of them), or a range ``(low, high)`` with both
+            ends included (``None`` for no bound; :class:`synthgan.transform.conditions.Range` for open
+            ends) on a number or date column. Continuous columns need a range. A single category is
+            asked of the conditional vector; everything else is found by rejection sampling.
+        max_rounds : int, default=50
+            Rejection-sampling budget: rounds of generation (each about twice the missing rows).
+        strict : bool, default=False
+            When the budget runs out: raise :class:`ConditionError` with the count found (True), or
+            return the rows found, fewer than ``n``, with a warning (False; none found always raises).
         random_state : int, optional
             Seed for this call alone; by default calls continue one stream seeded at fit, so two
             models fitted with the same ``random_state`` return the same samples in the same order.
@@ -496,7 +511,8 @@ class SynthGAN(BaseEstimator):
         -------
         DataFrame with the training columns in training order and dtypes.
         """
-        chunks = list(self.iter_samples(n, _SAMPLE_CHUNK_ROWS, conditions, random_state))
+        chunks = list(self.iter_samples(n, _SAMPLE_CHUNK_ROWS, conditions, random_state, max_rounds=max_rounds,
+                                        strict=strict))
         if not chunks:
             return self._generate(0, None, self._rng_for_call(random_state))
         return pd.concat(chunks, ignore_index=True)

@@ -143,8 +143,11 @@ def test_unknown_condition_column_and_value(mixed, model_name):
 
 def test_impossible_condition_combination_is_a_clear_error(mixed, model_name):
     est = fitted(mixed, model_name)
-    with pytest.raises(ConditionError, match="met the conditions"):
-        est.sample(5, conditions={"amount": float(mixed["amount"].min()) + 1e-7})
+    low = float(mixed["amount"].min())
+    with pytest.raises(ConditionError, match="continuous, so an exact value .* ask for a range"):
+        est.sample(5, conditions={"amount": low + 1e-7})
+    with pytest.raises(ConditionError, match="only 0 of 5 rows met the conditions"):
+        est.sample(5, conditions={"amount": (low + 1e-9, low + 2e-9)}, max_rounds=3)
 
 
 def test_save_load_round_trip(mixed, model_name, tmp_path):

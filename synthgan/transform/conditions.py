@@ -8,6 +8,7 @@ thing, and fails with the same message, from Python and from the shell.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,11 +16,76 @@ import pandas as pd
 
 from synthgan.errors import ConditionError
 from synthgan.transform.categories import CategoryState
+from synthgan.transform.columns import continuous_values
 
 if TYPE_CHECKING:
     from synthgan.transform.transformer import DataTransformer
 
 _MISSING_TEXT = ("", "null", "NULL", "NA", "None")
+_OPERATORS = (">=", "<=", ">", "<", "=")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Rows whose value lies between ``low`` and ``high`` (None: unbounded); ends included unless open.
+
+    ``{"age": (30, 40)}`` is ``Range(30, 40)``: 30 <= age <= 40.
+    """
+
+    low: object = None
+    high: object = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __and__(self, other: Range) -> Range:
+        low, low_open = (self.low, self.low_open) if other.low is None else (other.low, other.low_open)
+        high, high_open = (self.high, self.high_open) if other.high is None else (other.high, other.high_open)
+        return Range(low, high, low_open, high_open)
+
+
+def normalize(value: object) -> object:
+    """A condition value as matched: a scalar, a tuple of values (any of them), or a :class:`Range`."""
+    if isinstance(value, Range):
+        return value
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ConditionError(f"a range is a pair (low, high), got {value!r}; for a list of values use a list")
+        return Range(value[0], value[1])
+    if isinstance(value, (list, set, frozenset, np.ndarray, pd.Series)):
+        values = tuple(value)
+        if not values:
+            raise ConditionError("an empty list of values matches no row")
+        return values
+    return value
+
+
+def parse_conditions(texts, transformer: DataTransformer) -> dict:
+    """CLI conditions: ``col=v`` (repeat for any of several values), ``col>=v``, ``col>v``, ``col<=v``,
+    ``col<v`` (bounds on one column combine into one range)."""
+    out: dict = {}
+    for text in texts:
+        positions = [(text.index(op), op) for op in _OPERATORS if op in text]
+        if not positions:
+            raise ConditionError(f"condition {text!r} must look like column=value, column>=value or column<value")
+        position = min(p for p, _ in positions)
+        operator = next(op for op in _OPERATORS if text.startswith(op, position))  # ">=" before ">"
+        column, value = parse_condition(text[:position] + "=" + text[position + len(operator):], transformer)
+        previous = out.get(column)
+        if operator == "=":
+            if column not in out:
+                out[column] = value
+            elif isinstance(previous, Range):
+                raise ConditionError(f"column {column!r} has both a range and an exact value")
+            else:
+                listed = previous if isinstance(previous, list) else [previous]
+                out[column] = listed + [value] if value not in listed else listed
+            continue
+        bound = {">=": Range(low=value), ">": Range(low=value, low_open=True),
+                 "<=": Range(high=value), "<": Range(high=value, high_open=True)}[operator]
+        if previous is not None and not isinstance(previous, Range):
+            raise ConditionError(f"column {column!r} has both a range and an exact value")
+        out[column] = bound if previous is None else previous & bound
+    return out
 
 
 def is_missing(value: object) -> bool:
@@ -96,8 +162,9 @@ def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer
             raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
                                  "cannot be a condition")
         if column in constants:
-            held = constants[column].value
-            if as_level(value) != held and str(value) != str(held):
+            held, value = constants[column].value, normalize(value)
+            items = () if isinstance(value, Range) else value if isinstance(value, tuple) else (value,)
+            if items and not any(as_level(v) == held or str(v) == str(held) for v in items):
                 raise ConditionError(f"column {column!r} holds only {held!r} in the training data; "
                                      "no other value can be generated")
             continue
@@ -106,23 +173,46 @@ def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer
                                  f"known columns: {transformer.columns_}")
         spec = transformer.specs_[names.index(column)]
         state = transformer.states_[names.index(column)]
-        if is_missing(value):
-            if not spec.has_nulls:
-                raise ConditionError(f"column {column!r} had no missing values in training, "
-                                     "so rows with it missing cannot be generated")
-        elif isinstance(state, CategoryState):
-            if as_level(value) not in state.all_levels:
-                shown = list(state.all_levels[:20])
-                raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
-                                     f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
-        else:
-            try:
-                number = condition_number(value, spec.kind)
-            except (TypeError, ValueError):
-                raise ConditionError(f"value {value!r} for numeric column {column!r} is not a number") from None
-            if not state.minimum <= number <= state.maximum:
-                raise ConditionError(f"value {value!r} for column {column!r} lies outside the training "
-                                     f"range; choose a value in the observed range")
+        value = normalize(value)
+        if isinstance(value, Range):
+            if isinstance(state, CategoryState):
+                raise ConditionError(f"column {column!r} is categorical: a range needs a number or date column; "
+                                     "give a list of values instead")
+            for end in (value.low, value.high):
+                if end is not None:
+                    _check_number(end, column, spec, state, inside=False)
+            continue
+        for item in (value if isinstance(value, tuple) else (value,)):
+            _check_value(item, column, spec, state)
+
+
+def _check_number(value: object, column: object, spec, state, inside: bool = True) -> float:
+    try:
+        number = condition_number(value, spec.kind)
+    except (TypeError, ValueError):
+        raise ConditionError(f"value {value!r} for numeric column {column!r} is not a number") from None
+    if inside and not state.minimum <= number <= state.maximum:
+        raise ConditionError(f"value {value!r} for column {column!r} lies outside the training "
+                             f"range; choose a value in the observed range")
+    return number
+
+
+def _check_value(value: object, column: object, spec, state) -> None:
+    if is_missing(value):
+        if not spec.has_nulls:
+            raise ConditionError(f"column {column!r} had no missing values in training, "
+                                 "so rows with it missing cannot be generated")
+    elif isinstance(state, CategoryState):
+        if as_level(value) not in state.all_levels:
+            shown = list(state.all_levels[:20])
+            raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
+                                 f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
+    else:
+        _check_number(value, column, spec, state)
+        if not spec.step:
+            raise ConditionError(f"column {column!r} is continuous, so an exact value such as {value!r} almost "
+                                 f"never occurs; ask for a range instead, e.g. {{{column!r}: (low, high)}} or "
+                                 f"-c '{column}>=low' -c '{column}<high'")
 
 
 def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer) -> tuple[int, int] | None:
@@ -131,7 +221,10 @@ def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer
     for k, span in enumerate(transformer.layout_.condition_spans):
         if span.column not in conditions:
             continue
-        value = as_level(conditions[span.column])
+        raw = normalize(conditions[span.column])
+        if isinstance(raw, (tuple, Range)):
+            continue  # several values or a range: rejection sampling
+        value = as_level(raw)
         if span.role == "missing":
             if value is None:
                 return k, 1
@@ -160,7 +253,7 @@ def _condition_slots(conditions: Mapping[Any, Any], transformer: DataTransformer
     names = [spec.name for spec in transformer.specs_]
     found = []
     for k, span in enumerate(transformer.layout_.condition_spans):
-        if span.column not in conditions:
+        if span.column not in conditions or isinstance(normalize(conditions[span.column]), (tuple, Range)):
             continue
         value = as_level(conditions[span.column])
         if span.role == "missing":
@@ -195,7 +288,25 @@ def unseen_combinations(conditions: Mapping[Any, Any], transformer: DataTransfor
 def matches(frame: pd.DataFrame, conditions: Mapping[Any, Any]) -> np.ndarray:
     """Boolean mask of the rows of ``frame`` that meet every condition."""
     keep = np.ones(len(frame), dtype=bool)
-    for column, value in conditions.items():
+    for column, raw in conditions.items():
         series = frame[column]
-        keep &= series.isna().to_numpy() if is_missing(value) else (series == value).fillna(False).to_numpy(bool)
+        value = normalize(raw)
+        if isinstance(value, Range):
+            kind = "datetime" if pd.api.types.is_datetime64_any_dtype(series.dtype) or (
+                len(series.dropna()) and not isinstance(series.dropna().iloc[0], (int, float, np.number))
+                and not pd.api.types.is_numeric_dtype(series.dtype)) else "numeric"
+            numbers = continuous_values(series, kind)
+            inside = ~np.isnan(numbers)
+            if value.low is not None:
+                low = condition_number(value.low, kind)
+                inside &= numbers > low if value.low_open else numbers >= low
+            if value.high is not None:
+                high = condition_number(value.high, kind)
+                inside &= numbers < high if value.high_open else numbers <= high
+            keep &= inside
+            continue
+        hit = np.zeros(len(frame), dtype=bool)
+        for item in (value if isinstance(value, tuple) else (value,)):
+            hit |= series.isna().to_numpy() if is_missing(item) else (series == item).fillna(False).to_numpy(bool)
+        keep &= hit
     return keep
