@@ -517,6 +517,46 @@ class SynthGAN(BaseEstimator):
             return self._generate(0, None, self._rng_for_call(random_state))
         return pd.concat(chunks, ignore_index=True)
 
+    def sample_remaining_columns(self, known: pd.DataFrame, max_rounds: int = _MAX_REJECTION_ROUNDS,
+                                 random_state: int | None = None) -> pd.DataFrame:
+        """One synthetic row per row of ``known``, holding ``known``'s values in its columns and
+        generating the other columns given them.
+
+        Rows with the same known values are generated together (one conditional sample per distinct
+        combination). Known columns must be conditions the model can meet exactly (categories,
+        integers, dates, missing values); a continuous column needs :meth:`sample` with a range.
+
+        Raises
+        ------
+        ConditionError
+            For unknown columns, unusable values, or a combination the model does not produce
+            within ``max_rounds`` (the message gives the count found).
+        """
+        self._check_fitted()
+        if not isinstance(known, pd.DataFrame):
+            raise ConditionError(f"sample_remaining_columns expects a DataFrame of known values, "
+                                 f"got {type(known).__name__}")
+        unknown = [c for c in known.columns if c not in list(self.feature_names_in_)]
+        if unknown:
+            raise ConditionError(f"columns {unknown} are not training columns; known columns: "
+                                 f"{list(self.feature_names_in_)}")
+        if len(known) == 0:
+            return self.sample(0)
+        columns = list(known.columns)
+        rng = self._rng_for_call(random_state)
+        groups = known.reset_index(drop=True).groupby(columns, dropna=False, sort=False).indices
+        pieces = []
+        for combo, positions in groups.items():
+            values = combo if isinstance(combo, tuple) else (combo,)
+            conditions = {c: (None if cond.is_missing(v) else v) for c, v in zip(columns, values)}
+            rows = self.sample(len(positions), conditions=conditions, max_rounds=max_rounds, strict=True,
+                               random_state=int(rng.integers(2**31)))
+            pieces.append(rows.set_axis(positions))
+        out = pd.concat(pieces).sort_index().reset_index(drop=True)
+        for column in columns:  # the known values exactly as given
+            out[column] = known[column].to_numpy()
+        return out.astype({c: known[c].dtype for c in columns})
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the fitted model to ``path`` (a zip of JSON metadata and tensor weights).

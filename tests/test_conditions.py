@@ -67,3 +67,17 @@ def test_rejection_budget_returns_what_it_found_or_raises_when_strict(fitted):
     assert 0 < len(found) < 5000
     with pytest.raises(ConditionError, match=r"only \d+ of 5000 rows met the conditions"):
         fitted.sample(5000, conditions=rare, max_rounds=1, strict=True)
+
+
+def test_sample_remaining_columns_fills_in_the_rest(fitted):
+    known = pd.DataFrame({"group": ["a", "c", "a", "b", "c"] * 6, "flag": [True, False, False, True, True] * 6})
+    out = fitted.sample_remaining_columns(known)
+    assert len(out) == 30 and list(out.columns) == list(make_mixed().columns)
+    pd.testing.assert_frame_equal(out[["group", "flag"]], known)
+    assert out.dtypes.to_dict() == make_mixed().dtypes.to_dict()
+    with pytest.raises(ConditionError, match="'amount' is continuous"):
+        fitted.sample_remaining_columns(pd.DataFrame({"amount": [12.5]}))
+    with pytest.raises(ConditionError, match="not training columns"):
+        fitted.sample_remaining_columns(pd.DataFrame({"nope": [1]}))
+    with pytest.raises(ConditionError, match="conditions must be a dict"):
+        fitted.sample(5, conditions=known)
