@@ -37,3 +37,14 @@ def datasets() -> Path:
     if not DATASETS.is_dir():
         pytest.skip("../shared/datasets is not present")
     return DATASETS
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A model file of a one-epoch, tiny-network fit of make_mixed(), shared by the file tests."""
+    from synthgan import SynthGAN
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny.synthgan"
+    SynthGAN(epochs=1, batch_size=60, pac=4, embedding_dim=8, generator_dim=(8,), discriminator_dim=(8,),
+             verbose=False, random_state=0).fit(make_mixed()).save(path)
+    return path

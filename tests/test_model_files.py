@@ -15,15 +15,9 @@ from synthgan import ModelFileError, SynthGAN
 from synthgan import persistence
 from tests.conftest import make_mixed
 
-FAST = dict(epochs=1, batch_size=60, pac=4, embedding_dim=8, generator_dim=(8,), discriminator_dim=(8,),
-            verbose=False, random_state=0)
-
-
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "good.synthgan"
-    SynthGAN(**FAST).fit(make_mixed()).save(path)
-    with zipfile.ZipFile(path) as archive:
+def saved(tiny_model_file):
+    with zipfile.ZipFile(tiny_model_file) as archive:
         return json.loads(archive.read("metadata.json")), archive.read("weights.pt")
 
 

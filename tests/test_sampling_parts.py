@@ -9,29 +9,18 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from synthgan import SynthGAN, SynthGANError
+from synthgan import SynthGANError
 from synthgan.cli import main
 from synthgan.sampling import part_rows, sample_parts
 from tests.conftest import make_mixed
-
-FAST = dict(epochs=1, batch_size=60, pac=4, embedding_dim=8, generator_dim=(8,), discriminator_dim=(8,),
-            verbose=False, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("m") / "m.synthgan"
-    SynthGAN(**FAST).fit(make_mixed()).save(path)
-    return path
-
 
 def test_part_rows_add_up():
     assert part_rows(10, 3) == [4, 3, 3] and sum(part_rows(1001, 7)) == 1001
 
 
-def test_parts_are_exact_readable_as_one_table_and_resumable(model_file, tmp_path):
+def test_parts_are_exact_readable_as_one_table_and_resumable(tiny_model_file, tmp_path):
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["sample", str(model_file), "--rows", "1001", "-o", str(out), "--parts", "3",
+    result = CliRunner().invoke(main, ["sample", str(tiny_model_file), "--rows", "1001", "-o", str(out), "--parts", "3",
                                        "--seed", "5", "--quiet"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", "_plan.json", "part-00000.parquet",
@@ -43,28 +32,28 @@ def test_parts_are_exact_readable_as_one_table_and_resumable(model_file, tmp_pat
     kept = (out / "part-00000.parquet").stat().st_mtime_ns
     (out / "part-00001.parquet").unlink()
     (out / "_manifest.json").unlink()
-    sample_parts(model_file, 1001, out, 3, seed=5)
+    sample_parts(tiny_model_file, 1001, out, 3, seed=5)
     assert (out / "part-00000.parquet").stat().st_mtime_ns == kept  # finished parts are skipped
     assert {p.name: p.read_bytes() for p in out.glob("part-*")} == first  # the redone part is the same
     with pytest.raises(SynthGANError, match="parts of another sampling run"):
-        sample_parts(model_file, 2000, out, 3, seed=5)
+        sample_parts(tiny_model_file, 2000, out, 3, seed=5)
 
 
-def test_parallel_workers_write_the_same_parts(model_file, tmp_path):
-    one = sample_parts(model_file, 900, tmp_path / "one", 3, seed=1)
-    two = sample_parts(model_file, 900, tmp_path / "two", 3, seed=1, workers=2)
+def test_parallel_workers_write_the_same_parts(tiny_model_file, tmp_path):
+    one = sample_parts(tiny_model_file, 900, tmp_path / "one", 3, seed=1)
+    two = sample_parts(tiny_model_file, 900, tmp_path / "two", 3, seed=1, workers=2)
     assert one["parts"] == two["parts"]
     pd.testing.assert_frame_equal(pq.read_table(tmp_path / "one").to_pandas(),
                                   pq.read_table(tmp_path / "two").to_pandas())
 
 
-def test_bad_part_requests(model_file, tmp_path):
+def test_bad_part_requests(tiny_model_file, tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep")
     with pytest.raises(SynthGANError, match="is not empty"):
-        sample_parts(model_file, 10, tmp_path / "full", 2)
+        sample_parts(tiny_model_file, 10, tmp_path / "full", 2)
     with pytest.raises(SynthGANError, match="parts must be between 1 and the number of rows"):
-        sample_parts(model_file, 3, tmp_path / "x", 5)
+        sample_parts(tiny_model_file, 3, tmp_path / "x", 5)
     with pytest.raises(SynthGANError, match="never occurs in column 'group'"):
-        sample_parts(model_file, 10, tmp_path / "y", 2, conditions=["group=zzz"])
+        sample_parts(tiny_model_file, 10, tmp_path / "y", 2, conditions=["group=zzz"])
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
