@@ -124,6 +124,14 @@ def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | No
                     random_state=seed).fit(frame, discrete_columns=list(discrete) or None)
 
 
+def _changed_params(model) -> str:
+    """``name=value`` for each parameter of a loaded model that differs from the defaults (the device
+    and the seed, which are shown apart, left out)."""
+    defaults = type(model)().get_params()
+    return ", ".join(f"{k}={v!r}" for k, v in model.get_params().items()
+                     if k not in ("device", "random_state") and v != defaults.get(k))
+
+
 def _progress(chunks: Iterator[pd.DataFrame], total: int, quiet: bool, desc: str) -> Iterator[pd.DataFrame]:
     with tqdm(total=total, desc=desc, unit="row", disable=quiet, file=sys.stderr, leave=False) as bar:
         for chunk in chunks:
@@ -348,11 +356,8 @@ def evaluate(real_path: Path, synthetic_path: Path, holdout: Path | None, target
 
         fitted = SynthGAN.load(model_path, device="cpu")
         history = fitted.history_
-        defaults = SynthGAN().get_params()
         provenance.update(model_file=str(model_path), model=fitted.model, model_seed=fitted.random_state,
-                          model_parameters=", ".join(f"{k}={v!r}" for k, v in fitted.get_params().items()
-                                                     if k not in ("device", "random_state") and v != defaults.get(k))
-                          or "defaults")
+                          model_parameters=_changed_params(fitted) or "defaults")
     result = run_evaluation(real, synthetic, target=target, holdout=held, random_state=seed, history=history,
                             provenance=provenance)
     click.echo(result.summary())
@@ -382,10 +387,7 @@ def info(model_path: Path) -> None:
                f"read by synthgan {__version__}")
     seed = model.random_state if model.random_state is not None else f"none (entropy {model.entropy_})"
     click.echo(f"  random_state: {seed}")
-    defaults = type(model)().get_params()
-    changed = {k: v for k, v in model.get_params().items() if k != "device" and v != defaults.get(k)}
-    click.echo("  parameters (changed from the defaults): "
-               + (", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"))
+    click.echo(f"  parameters (changed from the defaults): {_changed_params(model) or 'none'}")
     transformer = model.transformer_
     click.echo(f"  columns ({len(transformer.columns_)}, encoded width {transformer.layout_.dim}):")
     specs = {spec.name: spec for spec in transformer.specs_ + transformer.constants_ + transformer.generated_}

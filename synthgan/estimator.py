@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -319,11 +320,12 @@ class SynthGAN(BaseEstimator):
         transformer = generation.transformer
         batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency) if model.conditional
                                else None, device, streams.numpy("batches"))
+        # the run's description hashes the encoded table: computed once, when first needed
+        describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
         trainer = Trainer(model, batches, TrainingPlan(self.epochs, self._batch_rows(len(train))),
-                          self._training_callbacks(validation, generation, streams),
-                          describe=lambda: self._describe_run(streams, encoded, device))
+                          self._training_callbacks(validation, generation, streams), describe=describe)
         if checkpoint is not None:
-            self._check_resumable(checkpoint["run"], self._describe_run(streams, encoded, device))
+            self._check_resumable(checkpoint["run"], describe())
             trainer.load_state_dict(checkpoint)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)

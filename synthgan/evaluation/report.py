@@ -195,7 +195,7 @@ def _references_html(references: dict, scores: dict) -> str:
     keys = ["column_shapes", "pair_trends", "overall", "detection_auc", "exact_copy_rate"]
     header = "".join(f"<th>{k}</th>" for k in keys)
     ours = {**scores["fidelity"], **scores["privacy"]}
-    rows = [f"<tr><td><b>this synthetic table</b></td>"
+    rows = ["<tr><td><b>this synthetic table</b></td>"
             + "".join(f"<td>{ours[k]:.4f}</td>" if k in ours else "<td></td>" for k in keys) + "</tr>"]
     for name, values in references.items():
         rows.append(f"<tr><td>{html.escape(names.get(name, name))}</td>"

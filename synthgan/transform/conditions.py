@@ -16,7 +16,7 @@ import pandas as pd
 
 from synthgan.errors import ConditionError
 from synthgan.transform.categories import CategoryState
-from synthgan.transform.columns import continuous_values
+from synthgan.transform.columns import column_kind, continuous_values
 
 if TYPE_CHECKING:
     from synthgan.transform.transformer import DataTransformer
@@ -109,16 +109,19 @@ def condition_number(value: object, kind: str) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
+def _refuse_generated(column: object, transformer: DataTransformer) -> None:
+    if str(column) in {str(spec.name) for spec in transformer.generated_}:
+        raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
+                             "cannot be a condition")
+
+
 def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, object]:
     """``column=value`` text with the value converted to the column's type in the fitted model."""
     if "=" not in text:
         raise ConditionError(f"condition {text!r} must look like column=value")
     column, raw = text.split("=", 1)
+    _refuse_generated(column, transformer)
     constants = {str(spec.name): spec for spec in transformer.constants_}
-    generated = {str(spec.name) for spec in transformer.generated_}
-    if column in generated:
-        raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
-                             "cannot be a condition")
     if column in constants:
         spec = constants[column]
         return spec.name, spec.value if str(spec.value) == raw else raw
@@ -156,11 +159,8 @@ def check_conditions(conditions: Mapping[Any, Any], transformer: DataTransformer
         raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
     names = [spec.name for spec in transformer.specs_]
     constants = {spec.name: spec for spec in transformer.constants_}
-    generated = {spec.name for spec in transformer.generated_}
     for column, value in conditions.items():
-        if column in generated:
-            raise ConditionError(f"column {column!r} is generated fresh (an identifier or personal data), so it "
-                                 "cannot be a condition")
+        _refuse_generated(column, transformer)
         if column in constants:
             held, value = constants[column].value, normalize(value)
             items = () if isinstance(value, Range) else value if isinstance(value, tuple) else (value,)
@@ -292,9 +292,7 @@ def matches(frame: pd.DataFrame, conditions: Mapping[Any, Any]) -> np.ndarray:
         series = frame[column]
         value = normalize(raw)
         if isinstance(value, Range):
-            kind = "datetime" if pd.api.types.is_datetime64_any_dtype(series.dtype) or (
-                len(series.dropna()) and not isinstance(series.dropna().iloc[0], (int, float, np.number))
-                and not pd.api.types.is_numeric_dtype(series.dtype)) else "numeric"
+            kind = "datetime" if column_kind(series) == "datetime" else "numeric"  # date objects included
             numbers = continuous_values(series, kind)
             inside = ~np.isnan(numbers)
             if value.low is not None:
