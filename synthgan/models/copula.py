@@ -119,12 +119,13 @@ class GaussianCopulaModel(TabularModel):
         states = dict(zip([s.name for s in self.transformer.specs_], self.transformer.states_))
         quantiles, missing = self.quantiles.cpu().numpy(), self.missing.cpu().numpy()
         grid = np.linspace(0, 1, QUANTILES)
-        for j, span in enumerate(_value_spans(self.layout)):
+        values = _value_spans(self.layout)
+        for j, span in enumerate(values):
             spans = {s.role: s for s in self.layout.spans_of(span.column)}
             state: ModeState = states[span.column]
             absent = u[:, j] > 1.0 - missing[j]
-            values = np.interp(u[:, j] / max(1.0 - missing[j], _EDGE), grid, quantiles[j])
-            alpha, mode = encode_modes(state, values, rng)
+            drawn = np.interp(u[:, j] / max(1.0 - missing[j], _EDGE), grid, quantiles[j])
+            alpha, mode = encode_modes(state, drawn, rng)
             out[:, span.start] = np.where(absent, 0.0, alpha)
             out[rows, spans["mode"].start + mode] = 1.0
             if "missing" in spans:
@@ -135,7 +136,7 @@ class GaussianCopulaModel(TabularModel):
             offset += span.width
             order = np.argsort(-p, kind="stable")  # most frequent first, as in fitting
             cumulative = np.cumsum(p[order])
-            picked = order[np.minimum(np.searchsorted(cumulative, u[:, len(_value_spans(self.layout)) + i]),
+            picked = order[np.minimum(np.searchsorted(cumulative, u[:, len(values) + i]),
                                       span.width - 1)]
             out[rows, span.start + picked] = 1.0
         return torch.as_tensor(out, device=self.device)
