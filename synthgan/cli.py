@@ -115,13 +115,13 @@ def _model_options(func):
 
 
 def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
-         seed: int | None, device: str, quiet: bool):
+         seed: int | None, device: str, quiet: bool, **privacy: float | None):
     from synthgan.estimator import SynthGAN
 
     if not quiet:
         click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
     return SynthGAN(model=model_name, epochs=epochs, max_time=max_time, device=device, verbose=not quiet,
-                    random_state=seed).fit(frame, discrete_columns=list(discrete) or None)
+                    random_state=seed, **privacy).fit(frame, discrete_columns=list(discrete) or None)
 
 
 def _changed_params(model) -> str:
@@ -151,23 +151,41 @@ def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | No
               help="Model file to write (e.g. model.synthgan).")
 @FORMAT_OPTION
 @_model_options
+@click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Train with differential privacy at this epsilon (one row is the unit; see the README).")
+@click.option("--delta", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+              help="Delta of the privacy guarantee (default: a power of ten below 1/(10 rows)).")
+@click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Per-row gradient clipping bound of private training.")
 def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
         discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
-        force: bool) -> None:
+        force: bool, epsilon: float | None, delta: float | None, max_grad_norm: float) -> None:
     """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
 
     \b
-    Example:
+    Examples:
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
+      synthgan fit data.csv -o private.synthgan --epsilon 1 --epochs 50
     """
     if is_stdio(output):
         raise SynthGANError("a model file cannot be written to standard output; give -o a file name")
     check_output(output, force, [input_path])
+    privacy = {} if epsilon is None else {"epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm}
     model = _fit(read_table(input_path, encoding, fmt=fmt), model_name, epochs, max_time, discrete, seed, device,
-                 quiet)
+                 quiet, **privacy)
     model.save(output, overwrite=force)
+    if model.privacy_ is not None:
+        click.echo(_privacy_line(model.privacy_), err=True)
     if not quiet:
         click.echo(f"wrote {output}", err=True)
+
+
+def _privacy_line(privacy: dict) -> str:
+    return (f"differential privacy: epsilon {privacy['epsilon']:.3f} spent of {privacy['target_epsilon']:g} "
+            f"(statistics {privacy['epsilon_statistics']:.3f}, training {privacy['epsilon_training']:.3f}), "
+            f"delta {privacy['delta']:.3g}; {privacy['steps']} critic steps, noise multiplier "
+            f"{privacy['noise_multiplier']:.3f}, sampling rate {privacy['sample_rate']:.4g}, per-row clip "
+            f"{privacy['max_grad_norm']:g}")
 
 
 @main.command()
@@ -404,6 +422,8 @@ def info(model_path: Path) -> None:
             detail = f"{len(states[name].all_levels)} levels"
         missing = ", with missing values" if spec.has_nulls else ""
         click.echo(f"    {name}: {spec.kind} ({spec.dtype}), {detail}{missing}")
+    privacy = getattr(model, "privacy_", None)
+    click.echo(f"  {_privacy_line(privacy)}" if privacy else "  differential privacy: none (trained on the exact rows)")
     history = model.history_
     if len(history):
         last = history.iloc[-1]

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import logging
 import os
+import secrets
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,9 +24,13 @@ from synthgan import persistence
 from synthgan.conditional import ConditionSampler
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
+from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
+from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
 from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, Trainer, TrainingPlan,
                                ValidationScore, read_checkpoint)
+from synthgan.training.batches import PoissonBatchSampler
+from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
 from synthgan.transform.transformer import DataTransformer
 
@@ -37,7 +42,9 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
-                  "validation_size")
+                  "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share")
+# parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
+_PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks")
 
@@ -134,6 +141,29 @@ class SynthGAN(BaseEstimator):
     callbacks : list of synthgan.training.Callback or None, default=None
         Extra callbacks (e.g. ``Checkpoint``, ``EarlyStopping`` or your own); progress bar,
         time budget, validation and history are added from the other parameters.
+    epsilon : float or None, default=None
+        Train with differential privacy at this total epsilon (the unit is one row): the
+        transformer's statistics are private releases and the critic is trained with DP-SGD
+        (opacus), see :mod:`synthgan.privacy`. Training stops when the budget is spent, whatever
+        ``epochs`` says; ``privacy_`` reports what was spent. Private training uses ``pac=1`` and
+        ``loss="bce"`` (the values given for those two are not used) and only models with the
+        ``private`` capability (``ctgan``).
+    delta : float or None, default=None
+        The delta of the guarantee; by default the largest power of ten not above 1 / (10 n_rows).
+    max_grad_norm : float, default=1.0
+        DP-SGD's per-row gradient clipping bound.
+    noise_multiplier : float or None, default=None
+        DP-SGD's noise (standard deviation over ``max_grad_norm``); by default the smallest that lets
+        ``epochs`` epochs fit in the budget. When given, training stops once the budget is spent.
+    statistics_share : float, default=0.2
+        Share of ``epsilon`` spent on the transformer's statistics (ranges, histograms, levels);
+        the rest goes to DP-SGD.
+    public_bounds : dict or None, default=None
+        ``{column: (low, high)}`` for number or date columns whose range is public knowledge (not
+        estimated privately, so no budget is spent on it; values outside are clipped).
+    public_categories : dict or None, default=None
+        ``{column: [levels]}`` for discrete columns whose levels are public knowledge: each is a
+        candidate however rare, and no threshold applies.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or any torch device string.
     verbose : bool, default=True
@@ -157,6 +187,11 @@ class SynthGAN(BaseEstimator):
         Number of training columns.
     timings_ : dict
         Wall-clock seconds of the transformer fit (``transformer_fit_s``) and of training (``training_s``).
+    privacy_ : dict or None
+        With ``epsilon``: ``epsilon`` (spent in all), ``delta``, ``target_epsilon``, the split
+        (``epsilon_statistics``, ``epsilon_training``, ``delta_statistics``, ``delta_training``),
+        ``noise_multiplier``, ``max_grad_norm``, ``steps``, ``sample_rate``, ``accountant`` and
+        ``unit``. None without privacy.
 
     Examples
     --------
@@ -178,6 +213,13 @@ class SynthGAN(BaseEstimator):
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
+        "epsilon": P.positive().or_none(),
+        "delta": P.fraction().or_none(),
+        "max_grad_norm": P.positive(),
+        "noise_multiplier": P.positive().or_none(),
+        "statistics_share": P.fraction(),
+        "public_bounds": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
+        "public_categories": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "callbacks": P.Constraint(_are_callbacks, "None or a list of synthgan.training.Callback objects"),
         "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
@@ -190,7 +232,10 @@ class SynthGAN(BaseEstimator):
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
-                 callbacks: list[Callback] | None = None, device: str = "auto", verbose: bool = True,
+                 callbacks: list[Callback] | None = None, epsilon: float | None = None,
+                 delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
+                 statistics_share: float = 0.2, public_bounds: dict | None = None,
+                 public_categories: dict | None = None, device: str = "auto", verbose: bool = True,
                  random_state: int | np.random.Generator | None = None):
         self.model = model
         self.epochs = epochs
@@ -212,6 +257,13 @@ class SynthGAN(BaseEstimator):
         self.validation_size = validation_size
         self.validation_every = validation_every
         self.callbacks = callbacks
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+        self.noise_multiplier = noise_multiplier
+        self.statistics_share = statistics_share
+        self.public_bounds = public_bounds
+        self.public_categories = public_categories
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -220,8 +272,31 @@ class SynthGAN(BaseEstimator):
     def _validate_params(self) -> None:
         P.validate(self, {"model": P.one_of(model_names())})
         P.validate(self, {**self._parameter_constraints, **model_class(self.model).parameters})
-        if self.batch_size < self.pac:
+        if self.batch_size < self._effective("pac"):
             raise SynthGANError(f"batch_size ({self.batch_size}) must be at least pac ({self.pac})")
+        if self.epsilon is None:
+            given = [k for k in ("delta", "noise_multiplier", "public_bounds", "public_categories")
+                     if getattr(self, k) is not None]
+            if given:
+                raise SynthGANError(f"{', '.join(given)} only apply to private training; set epsilon too "
+                                    "(e.g. epsilon=1.0) or leave them out")
+            return
+        if "private" not in model_class(self.model).capabilities:
+            able = [name for name in model_names() if "private" in model_class(name).capabilities]
+            raise SynthGANError(f"model={self.model!r} cannot be trained with differential privacy (epsilon); "
+                                f"use model={able[0]!r}" if able else "no registered model trains privately")
+        if self.validation_size is not None:
+            raise SynthGANError("validation_size cannot be used with epsilon: scoring held-back rows during "
+                                "training is not covered by the privacy guarantee; leave validation_size=None")
+
+    def _effective(self, name: str) -> Any:
+        """A parameter's value as training uses it (private training fixes pac and loss)."""
+        if self.epsilon is not None and name in _PRIVATE_OVERRIDES:
+            return _PRIVATE_OVERRIDES[name]
+        return getattr(self, name)
+
+    def _model_params(self) -> dict[str, Any]:
+        return {k: self._effective(k) for k in self.get_params()}
 
     def _resolve_device(self) -> torch.device:
         if self.device == "auto":
@@ -276,29 +351,46 @@ class SynthGAN(BaseEstimator):
             if given:
                 raise SynthGANError(f"model={self.model!r} is fitted in one pass, without epochs; {', '.join(given)} "
                                     "only apply to models trained in epochs (ctgan, wgan-gp)")
+        if self.epsilon is not None and resume_from is not None:
+            raise SynthGANError("resume_from cannot be used with epsilon: a private fit draws its noise and batches "
+                                "from secret entropy that no checkpoint keeps; fit again from the start")
         checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
         streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
         train, validation = self._split_validation(X, streams)
 
+        budget = self._budget(train)
+        # a private fit draws its statistics' noise, batches and DP-SGD noise from fresh secret entropy,
+        # never from random_state (a known or guessed seed would let anyone replay the noise)
+        secret = RandomStreams(secrets.randbits(63)) if budget is not None else streams
         started = time.perf_counter()
-        transformer, encoded = self._fit_transformer(train, streams, discrete_columns)
+        transformer, encoded = self._fit_transformer(train, secret, discrete_columns, budget)
         transformer_seconds = time.perf_counter() - started
         codes = transformer.category_codes(encoded)
-        counts = [np.bincount(codes[:, k], minlength=s.width)
-                  for k, s in enumerate(transformer.layout_.condition_spans)]
-        pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
-        model = build_model(self.model, transformer.layout_, self.get_params(), device, transformer)
+        if budget is None:
+            counts = exact_condition_counts(codes, transformer)
+            pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
+        else:  # the noisy counts of the release; which categories occur together is not released
+            counts, pairs = private_condition_counts(transformer), None
+        model = build_model(self.model, transformer.layout_, self._model_params(), device, transformer)
+        if budget is not None:
+            model.make_private()
         model.setup_training(streams)
         generation = _Generation(model, transformer, counts, device)
         started = time.perf_counter()
+        privacy = None
         if "one-pass" in model.capabilities:
             model.fit_table(train, encoded)
             history: list[dict] = [{"epoch": 1, "seconds": time.perf_counter() - started}]
         else:
-            history = self._train(model, train, validation, encoded, codes, counts, generation, streams, device,
-                                  checkpoint)
+            history, strategy = self._train(model, train, validation, encoded, codes, counts, generation, streams,
+                                            device, checkpoint, budget, secret)
+            if budget is not None:
+                privacy = self._privacy_report(budget, transformer, strategy)
+                for record in history:  # the critic's loss is measured on real rows without noise
+                    record.pop("critic_loss", None)
         self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
+        self.privacy_ = privacy
 
         self.transformer_ = transformer
         self.model_ = model
@@ -315,22 +407,55 @@ class SynthGAN(BaseEstimator):
 
     def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: np.ndarray,
                codes: np.ndarray, counts: list, generation: _Generation, streams: RandomStreams,
-               device: torch.device, checkpoint: dict | None) -> list[dict]:
-        """Train a model through its phases with the trainer; returns the history records."""
+               device: torch.device, checkpoint: dict | None, budget: PrivacyBudget | None,
+               secret: RandomStreams) -> tuple[list[dict], Strategy]:
+        """Train a model through its phases with the trainer; returns the history records and the
+        strategy that ran the updates."""
         transformer = generation.transformer
-        batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency) if model.conditional
-                               else None, device, streams.numpy("batches"))
+        batch_rows = self._batch_rows(len(train))
+        strategy: Strategy | None = None
+        if budget is None:
+            batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency)
+                                   if model.conditional else None, device, streams.numpy("batches"))
+        else:
+            rate = batch_rows / len(encoded)
+            batches = PoissonBatchSampler(encoded, codes, ConditionSampler(counts), rate, device,
+                                          secret.numpy("batches"))
+            planned = self.epochs * max(1, len(encoded) // batch_rows) * int(self._effective("critic_steps"))
+            strategy = DPStrategy(epsilon=budget.training_epsilon, delta=budget.training_delta,
+                                  max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
+                                  planned_steps=planned, noise_multiplier=self.noise_multiplier,
+                                  generator=secret.torch("privacy", device))
+            logger.info("private training: noise multiplier %.3f, sampling rate %.4g, up to %d critic steps",
+                        strategy.noise_multiplier, rate, strategy.allowed)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
-        trainer = Trainer(model, batches, TrainingPlan(self.epochs, self._batch_rows(len(train))),
-                          self._training_callbacks(validation, generation, streams), describe=describe)
+        trainer = Trainer(model, batches, TrainingPlan(self.epochs, batch_rows),
+                          self._training_callbacks(validation, generation, streams), strategy=strategy,
+                          describe=describe)
         if checkpoint is not None:
             self._check_resumable(checkpoint["run"], describe())
             trainer.load_state_dict(checkpoint)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
-        return trainer.history.records
+        return trainer.history.records, trainer.strategy
+
+    def _budget(self, train: pd.DataFrame) -> PrivacyBudget | None:
+        if self.epsilon is None:
+            return None
+        delta = self.delta if self.delta is not None else default_delta(len(train))
+        return PrivacyBudget(float(self.epsilon), float(delta), float(self.statistics_share))
+
+    def _privacy_report(self, budget: PrivacyBudget, transformer: DataTransformer, strategy: Strategy) -> dict:
+        release = transformer.release_
+        training = strategy.report()  # type: ignore[attr-defined]
+        return {"epsilon": release.epsilon + training["epsilon_training"],
+                "delta": release.delta + training["delta_training"],
+                "target_epsilon": budget.epsilon, "target_delta": budget.delta,
+                "epsilon_statistics": release.epsilon, "delta_statistics": release.delta,
+                "statistics_queries": release.queries, **training, "unit": "row",
+                "pac": _PRIVATE_OVERRIDES["pac"], "loss": _PRIVATE_OVERRIDES["loss"]}
 
     def _entropy(self, checkpoint: dict | None) -> int:
         """Root entropy of this fit: the checkpointed run's when resuming (checked against random_state)."""
@@ -353,18 +478,26 @@ class SynthGAN(BaseEstimator):
         order = streams.numpy("validation").permutation(len(X))
         return X.iloc[np.sort(order[held:])], X.iloc[np.sort(order[:held])]
 
-    def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams,
-                         discrete_columns: Iterable[str] | None) -> tuple[DataTransformer, np.ndarray]:
+    def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams, discrete_columns: Iterable[str] | None,
+                         budget: PrivacyBudget | None = None) -> tuple[DataTransformer, np.ndarray]:
         rng = streams.numpy("transform")
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
-        transformer.fit(train, rng, discrete_columns)
+        private = None
+        if budget is not None:
+            private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
+                                        delta=budget.statistics_delta, public_bounds=self.public_bounds,
+                                        public_categories=self.public_categories, max_modes=self.max_modes,
+                                        max_categories=self.max_categories, max_rows=self.gmm_max_rows)
+        transformer.fit(train, rng, discrete_columns, private=private)
         self._check_memory(transformer, len(train))
+        if budget is not None:  # rows holding a level that was not released get a released one
+            train = conform(train, transformer.specs_, transformer.states_, rng)
         return transformer, transformer.transform(train, rng)
 
     def _check_memory(self, transformer: DataTransformer, n_rows: int) -> None:
         """Refuse, before allocating, a fit whose encoded table and networks cannot fit in memory."""
         layout = transformer.layout_
-        need = model_class(self.model).training_bytes(layout, self.get_params())
+        need = model_class(self.model).training_bytes(layout, self._model_params())
         need += n_rows * layout.dim * 4 + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
         have = available_memory()
         if have is None or need <= 0.5 * have:  # activations, temporaries and the allocator need the rest
@@ -377,9 +510,10 @@ class SynthGAN(BaseEstimator):
                         "generator_dim / discriminator_dim")
 
     def _batch_rows(self, n_rows: int) -> int:
-        batch = min(self.batch_size, n_rows) // self.pac * self.pac
+        pac = self._effective("pac")
+        batch = min(self.batch_size, n_rows) // pac * pac
         if batch == 0:
-            raise DataError(f"the table has {n_rows} training rows, fewer than pac={self.pac}; "
+            raise DataError(f"the table has {n_rows} training rows, fewer than pac={pac}; "
                             f"pass more rows or set pac <= {n_rows}")
         return batch
 
@@ -573,6 +707,7 @@ class SynthGAN(BaseEstimator):
             "condition_pairs": self.condition_pairs_,
             "history": self.history_.to_dict(orient="list"),
             "feature_names": list(self.feature_names_in_),
+            "privacy": getattr(self, "privacy_", None),
         }
         persistence.write_model(Path(path), metadata, self.model_.weights(), overwrite=overwrite)
 
@@ -626,6 +761,7 @@ class SynthGAN(BaseEstimator):
         self.condition_pairs_ = metadata.get("condition_pairs")
         self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_)
         self.history_ = pd.DataFrame(metadata["history"])
+        self.privacy_ = metadata.get("privacy")
         self.saved_with_ = {k: metadata.get(k) for k in ("synthgan_version", "torch_version") if k in metadata}
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
@@ -633,6 +769,11 @@ class SynthGAN(BaseEstimator):
         self.entropy_ = int(entropy) if entropy is not None else root_entropy(self.random_state)
         self._sample_rng = RandomStreams(self.entropy_).numpy("sampling")
         return self
+
+
+def exact_condition_counts(codes: np.ndarray, transformer: DataTransformer) -> list[np.ndarray]:
+    """Training count of every slot of each condition span (the non-private path)."""
+    return [np.bincount(codes[:, k], minlength=s.width) for k, s in enumerate(transformer.layout_.condition_spans)]
 
 
 def _check_counts(counts: list, transformer: DataTransformer) -> None:

@@ -12,7 +12,7 @@ Shared streams (``SHARED``) must agree across processes: network initialization,
 row sample and mode draws, the validation split and scoring, and sampling after fit. Per-process
 streams (``PER_PROCESS``) must differ across processes so that data-parallel workers draw different
 batches and noise: training batches, generator noise (with the Gumbel noise of the activations), the
-critic's dropout masks and the gradient-penalty mix. A single-process run is rank 0, so it draws the
+critic's dropout masks, the gradient-penalty mix and DP-SGD's Gaussian noise (``privacy``). A single-process run is rank 0, so it draws the
 same numbers as rank 0 of a distributed run. Global random states (``numpy.random``, ``torch``'s
 default generator) are never read or advanced.
 """
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 SHARED = ("init", "transform", "validation", "sampling")
-PER_PROCESS = ("batches", "noise", "dropout", "penalty")
+PER_PROCESS = ("batches", "noise", "dropout", "penalty", "privacy")
 
 
 def _key(name: str) -> int:

@@ -70,6 +70,17 @@ class AdversarialModel(TabularModel):
             self.generator = Generator(self.config.embedding_dim + self.condition_dim,
                                        self.config.generator_dim, layout.dim).to(device)
         self.critic: Critic | None = None
+        self.private = False
+
+    def make_private(self) -> None:
+        """Score one row per critic input and return the critic loss as a sum over rows, as DP-SGD's
+        per-row clipping needs (:mod:`synthgan.privacy.accounting`); needs ``pac=1`` and ``loss="bce"``."""
+        if "private" not in self.capabilities:
+            raise ValueError(f"model {self.name!r} cannot be trained privately")
+        if self.config.pac != 1 or self.config.loss != "bce":
+            raise ValueError(f"private training needs pac=1 and loss='bce', not pac={self.config.pac} and "
+                             f"loss={self.config.loss!r}")
+        self.private = True
 
     @classmethod
     def training_bytes(cls, layout: TableLayout, params: Mapping[str, Any]) -> int:
@@ -145,6 +156,10 @@ class AdversarialModel(TabularModel):
         """Critic loss on one batch (fake rows are drawn without a generator graph)."""
         with torch.no_grad():
             _, fake = self._fake(batch.condition, self.noise_rng)
+        if self.private:  # one forward pass over real and generated rows: opacus' per-row gradients
+            scores = self._score(torch.cat([batch.real, fake]), torch.cat([batch.real_condition, batch.condition]))
+            n_real = len(batch.real)
+            return F.softplus(-scores[:n_real]).sum() + F.softplus(scores[n_real:]).sum()
         real_score = self._score(batch.real, batch.real_condition)
         fake_score = self._score(fake, batch.condition)
         if self.config.loss == "wgan-gp":
@@ -195,7 +210,7 @@ class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
     description = "conditional generator, training-by-sampling, PacGAN critic (Xu et al., 2019)"
-    capabilities = frozenset({"conditional"})
+    capabilities = frozenset({"conditional", "private"})
 
 
 @register_model("wgan-gp")

@@ -61,3 +61,39 @@ class BatchSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+
+class PoissonBatchSampler(BatchSampler):
+    """Batches for DP-SGD: each training row joins the real part of a draw independently with
+    probability ``sample_rate`` (Poisson sampling, as the privacy accountant assumes), so the real
+    part's size varies; each real row is paired with its own category in one discrete column chosen
+    at random. The generator's conditions (``condition``, ``n`` of them) are drawn from ``sampler``'s
+    counts (private, noisy counts), never from the rows.
+
+    Parameters
+    ----------
+    data : ndarray (n_rows, dim)
+    codes : ndarray (n_rows, n_condition_spans)
+        Each row's slot in every condition span.
+    sampler : ConditionSampler or None
+        Built from noisy counts (no row codes).
+    sample_rate : float
+    device : torch.device
+    rng : numpy Generator
+    """
+
+    def __init__(self, data: np.ndarray, codes: np.ndarray, sampler: ConditionSampler | None, sample_rate: float,
+                 device: torch.device, rng: np.random.Generator):
+        super().__init__(data, sampler, device, rng)
+        self.codes = codes
+        self.sample_rate = sample_rate
+
+    def draw(self, n: int) -> Batch:
+        take = np.flatnonzero(self.rng.random(len(self.data)) < self.sample_rate)
+        real = self.data[torch.as_tensor(take, device=self.device)]
+        if self.sampler is None:
+            return Batch(real, self._empty.expand(len(take), 0), self._empty.expand(n, 0))
+        span = self.rng.integers(self.sampler.n_spans, size=len(take))
+        own = self.sampler.offset[span] + self.codes[take, span]
+        fake = self.sampler.entry(*self.sampler.draw_empirical(n, self.rng))
+        return Batch(real=real, real_condition=self._condition(own), condition=self._condition(fake))

@@ -163,11 +163,18 @@ class Trainer:
             self._restored = None
             logger.info("resuming after epoch %d", state.epoch)
         for epoch in range(state.epoch + 1, plan.epochs + 1):
+            if self.strategy.finished:  # e.g. a privacy budget spent exactly at the end of the last epoch
+                break
             state.epoch, state.logs = epoch, {"epoch": epoch}
             self._hook("on_epoch_start")
             started = time.perf_counter()
             totals = {p.name: torch.zeros((), device=self.batches.device) for p in phases}
+            first_step = state.step
             for _ in range(steps):
+                if self.strategy.finished:
+                    logger.info("the training strategy is finished (budget spent) in epoch %d", epoch)
+                    state.stop = True
+                    break
                 for phase in phases:
                     state.phase = phase.name
                     for _ in range(phase.repeats):
@@ -175,8 +182,9 @@ class Trainer:
                                                                 after_backward if watchers else None)
                 state.step += 1
             state.phase = None
+            done = state.step - first_step
             for phase in phases:
-                state.logs[f"{phase.name}_loss"] = float(totals[phase.name]) / (steps * phase.repeats)
+                state.logs[f"{phase.name}_loss"] = float(totals[phase.name]) / max(done * phase.repeats, 1)
                 if not math.isfinite(state.logs[f"{phase.name}_loss"]):
                     raise TrainingDiverged(
                         f"training diverged: the {phase.name} loss became {state.logs[f'{phase.name}_loss']} in "

@@ -41,6 +41,12 @@ class Strategy:
                 for parameter in parameters:
                     parameter.requires_grad_(not frozen)
 
+    @property
+    def finished(self) -> bool:
+        """True when the strategy cannot take another training step (e.g. a privacy budget is spent);
+        the trainer then ends training."""
+        return False
+
     def run(self, phase: Phase, batch: Batch, after_backward: Callable[[], None] | None = None) -> torch.Tensor:
         """One update of ``phase`` on ``batch``; returns the detached loss."""
         optimizer = self.optimizers[phase.name]

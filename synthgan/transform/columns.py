@@ -221,7 +221,8 @@ def _decimal_places(series: pd.Series) -> int:
 _LARGEST = 1e150  # squares of larger numbers overflow float64
 
 
-def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = None) -> list[ColumnSpec]:
+def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = None,
+                   exact: bool = True) -> list[ColumnSpec]:
     """Check a training table and decide the kind of each column.
 
     Parameters
@@ -230,6 +231,10 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         Training table.
     discrete_columns : iterable of str, optional
         Columns to model as categorical whatever their dtype (integer codes, zip codes).
+    exact : bool, default=True
+        False for a private fit: no constant value and no identifier or text statistic is read
+        (identifier columns get only their kind and id shape; :mod:`synthgan.privacy.statistics`
+        adds the rest from noisy queries).
 
     Returns
     -------
@@ -277,15 +282,15 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         kind = column_kind(series, name in forced)
         sensitive = None if name in forced else identifiers.detect(series)
         if sensitive is not None:
+            plan = _generation_plan(series, sensitive, null_mask) if exact else _private_plan(series, sensitive)
             specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
-                                    has_nulls=bool(null_mask.any()),
-                                    generated=_generation_plan(series, sensitive, null_mask)))
+                                    has_nulls=bool(null_mask.any()), generated=plan))
             continue
         extra: dict = {}
         if isinstance(series.dtype, pd.CategoricalDtype):
             extra = {"categories": tuple(_native_value(c) for c in series.cat.categories),
                      "ordered": bool(series.cat.ordered)}
-        if series.nunique(dropna=False) == 1:
+        if exact and series.nunique(dropna=False) == 1:
             specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
                                     has_nulls=bool(null_mask.any()), constant=True,
                                     value=_native_value(series.iloc[0]), **extra))
@@ -316,6 +321,14 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         raise DataError(f"every column is constant, an identifier or personal data ({[s.name for s in specs][:10]}); "
                         "there is nothing to learn. Name columns in discrete_columns to model them anyway")
     return specs
+
+
+def _private_plan(series: pd.Series, kind: str) -> dict:
+    """A generation plan without statistics: the kind, and the shape of text ids (treated as schema)."""
+    plan: dict = {"kind": kind, "null_rate": 0.0}
+    if kind == "id-text":
+        plan["shape"] = identifiers.shape_of(series.dropna())
+    return plan
 
 
 def _generation_plan(series: pd.Series, kind: str, null_mask: np.ndarray) -> dict:

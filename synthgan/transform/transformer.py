@@ -7,8 +7,8 @@ before :meth:`DataTransformer.inverse_transform` is numpy or torch.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
-from typing import Union
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from synthgan.transform.columns import ColumnSpec, continuous_values, detect_col
 from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes
 
 ColumnState = Union[ModeState, CategoryState]
+
+if TYPE_CHECKING:
+    from synthgan.privacy.statistics import Release
 
 
 class DataTransformer:
@@ -44,13 +47,21 @@ class DataTransformer:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
-            discrete_columns: Iterable[str] | None = None) -> DataTransformer:
+            discrete_columns: Iterable[str] | None = None,
+            private: Callable[[pd.DataFrame, list[ColumnSpec], np.random.Generator], Release] | None = None
+            ) -> DataTransformer:
         """Detect column kinds, fit each column's encoder and build the layout.
 
         Constant columns are kept aside in ``constants_`` and put back by :meth:`inverse_transform`;
         ``specs_`` and ``states_`` describe the modelled columns only, ``columns_`` all of them.
+        ``private`` (see :func:`synthgan.privacy.statistics.release_statistics`) replaces every
+        statistic read from the rows by a differentially private release, kept in ``release_``;
+        :func:`exact_states` is then never called.
         """
-        specs = detect_columns(df, discrete_columns)
+        specs = detect_columns(df, discrete_columns, exact=private is None)
+        release = private(df, specs, rng) if private is not None else None
+        if release is not None:
+            specs = list(release.specs)
         self.columns_ = [spec.name for spec in specs]
         self.constants_ = [spec for spec in specs if spec.constant]
         self.generated_ = [spec for spec in specs if spec.generated is not None]
@@ -59,12 +70,12 @@ class DataTransformer:
             listed = ", ".join(f"{s.name!r} ({s.generated['kind']})" for s in self.generated_)
             warnings.warn(f"treated as identifiers or personal data, never learned and generated fresh: {listed}; "
                           "name a column in discrete_columns to model it instead", UserWarning, stacklevel=3)
-        continuous = [spec for spec in self.specs_ if spec.continuous]
-        values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
-        mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], self.max_modes, self.gmm_max_rows, rng))
-        self.states_: list[ColumnState] = [
-            next(mixtures) if spec.continuous else fit_categories(df[spec.name], self.max_categories)
-            for spec in self.specs_]
+        if release is None:
+            self.states_: list[ColumnState] = exact_states(df, self.specs_, rng, self.max_modes,
+                                                           self.max_categories, self.gmm_max_rows)
+        else:
+            self.states_ = [release.states[spec.name] for spec in self.specs_]
+        self.release_ = release
         capped = [(spec.name, state) for spec, state in zip(self.specs_, self.states_)
                   if isinstance(state, CategoryState) and state.rare_levels]
         if capped:
@@ -216,6 +227,15 @@ class DataTransformer:
         if self.layout_ != self._build_layout():
             raise ValueError("stored layout does not match the stored column states")
         return self
+
+
+def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, max_modes: int,
+                 max_categories: int, gmm_max_rows: int) -> list[ColumnState]:
+    """Each modelled column's encoder state from its exact values (the non-private path)."""
+    continuous = [spec for spec in specs if spec.continuous]
+    values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
+    mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng))
+    return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
 
 
 def _spec_json(spec: ColumnSpec) -> dict:

@@ -1,0 +1,261 @@
+"""Differentially private training: the accountant's epsilon, the budget stop, per-row clipping, the
+private statistics path and the option checks."""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+from opacus.accountants import RDPAccountant
+from torch import nn
+
+import synthgan.estimator as estimator_module
+import synthgan.transform.columns as columns_module
+import synthgan.transform.transformer as transformer_module
+from synthgan import SynthGAN, SynthGANError
+from synthgan.cli import main
+from synthgan.conditional import ConditionSampler
+from synthgan.errors import DataError
+from synthgan.models.base import Batch, Phase
+from synthgan.privacy import DPStrategy, release_statistics, training_epsilon
+from synthgan.training.batches import PoissonBatchSampler
+from synthgan.transform.columns import detect_columns
+
+from .conftest import make_mixed
+
+SMALL = dict(batch_size=100, embedding_dim=8, generator_dim=(16,), discriminator_dim=(16,), verbose=False,
+             random_state=0)
+
+
+def table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b", "c"], size=n, p=[0.5, 0.3, 0.2])
+    return pd.DataFrame({
+        "amount": np.where(group == "a", rng.normal(10, 1, n), rng.normal(50, 5, n)),
+        "count": rng.poisson(4, n).astype(np.int64),
+        "group": group,
+        "flag": rng.random(n) < 0.3,
+    })
+
+
+def quiet_fit(model: SynthGAN, frame: pd.DataFrame) -> SynthGAN:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(frame)
+
+
+def test_reported_epsilon_is_opacus_accountant_for_the_steps_and_noise_used():
+    model = quiet_fit(SynthGAN(epochs=2, epsilon=3.0, **SMALL), table())
+    p = model.privacy_
+    assert p["steps"] == 2 * (2000 // 100)  # epochs x steps per epoch, one critic step each
+    assert p["sample_rate"] == pytest.approx(100 / 2000)
+    accountant = RDPAccountant()
+    for _ in range(p["steps"]):
+        accountant.step(noise_multiplier=p["noise_multiplier"], sample_rate=p["sample_rate"])
+    assert p["epsilon_training"] == pytest.approx(accountant.get_epsilon(p["delta_training"]), rel=1e-9)
+    assert p["epsilon"] == pytest.approx(p["epsilon_statistics"] + p["epsilon_training"])
+    assert p["epsilon_statistics"] == pytest.approx(0.2 * 3.0)
+    assert p["epsilon"] <= 3.0 + 1e-9 and p["epsilon"] > 2.9  # the noise is set to spend the budget
+    assert p["delta"] == pytest.approx(1e-5) and p["unit"] == "row"
+    assert (p["pac"], p["loss"]) == (1, "bce") and model.model_.config.pac == 1
+    assert "critic_loss" not in model.history_  # measured on real rows without noise: not kept
+
+
+def test_training_stops_when_the_budget_is_spent_whatever_epochs_says():
+    model = quiet_fit(SynthGAN(epochs=40, epsilon=1.0, noise_multiplier=2.5, **SMALL), table())
+    p = model.privacy_
+    assert 20 < p["steps"] < 40 * 20 and len(model.history_) < 40  # stopped inside an epoch, well before 40
+    assert p["epsilon"] <= 1.0
+    # one more step would have gone past the training share
+    assert training_epsilon(p["noise_multiplier"], p["sample_rate"], p["steps"] + 1, p["delta_training"]) \
+        > 0.8 * 1.0
+
+
+class _Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(3, 1, bias=False)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class _OneNetwork:
+    """A model with one trained network whose loss is the sum of its outputs over the real rows."""
+
+    def __init__(self):
+        self.net = _Linear()
+        nn.init.zeros_(self.net.layer.weight)
+
+    def networks(self):
+        return {"critic": self.net}
+
+    def configure_optimizers(self):
+        return {"critic": torch.optim.SGD(self.net.parameters(), lr=1.0)}
+
+    def phases(self):
+        return (Phase("critic", lambda batch: self.net(batch.real).sum()),)
+
+
+def _update(rows: np.ndarray, clip: float) -> torch.Tensor:
+    model = _OneNetwork()
+    strategy = DPStrategy(epsilon=1e6, delta=1e-5, max_grad_norm=clip, sample_rate=0.5, expected_batch_size=4,
+                          planned_steps=1, noise_multiplier=1e-12)
+    strategy.setup(model)
+    strategy.allowed = 1  # (almost) no noise has no finite epsilon; this test is about clipping alone
+    real = torch.as_tensor(rows, dtype=torch.float32)
+    empty = torch.zeros(len(rows), 0)
+    strategy.run(model.phases()[0], Batch(real, empty, empty))
+    return model.net.layer.weight.detach().clone()
+
+
+def test_each_row_moves_the_update_by_at_most_the_clip_over_the_expected_batch():
+    rows = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+    outlier = np.vstack([rows, [[1000.0, -1000.0, 1000.0]]])
+    without, with_outlier = _update(rows, clip=1.0), _update(outlier, clip=1.0)
+    # SGD with lr 1: the update is minus the noisy mean of clipped per-row gradients (sum / 4)
+    assert (with_outlier - without).norm().item() <= 1.0 / 4 + 1e-5
+    assert (with_outlier - without).norm().item() > 0.2  # the outlier did count, clipped to norm 1
+    # rows already inside the bound are not changed by clipping: the update is their plain sum / 4
+    assert torch.allclose(without, -torch.as_tensor(rows.sum(axis=0), dtype=torch.float32)[None] / 4, atol=1e-5)
+
+
+def test_strategy_refuses_an_update_past_the_budget():
+    model = _OneNetwork()
+    strategy = DPStrategy(epsilon=0.5, delta=1e-5, max_grad_norm=1.0, sample_rate=0.5, expected_batch_size=2,
+                          planned_steps=1, noise_multiplier=0.7)
+    strategy.setup(model)
+    assert strategy.allowed >= 0 and training_epsilon(0.7, 0.5, strategy.allowed + 1, 1e-5) > 0.5
+    real = torch.ones(2, 3)
+    empty = torch.zeros(2, 0)
+    for _ in range(strategy.allowed):
+        strategy.run(model.phases()[0], Batch(real, empty, empty))
+    assert strategy.finished
+    with pytest.raises(RuntimeError, match="past the budget"):
+        strategy.run(model.phases()[0], Batch(real, empty, empty))
+
+
+def test_poisson_batches_include_each_row_independently_with_its_own_category():
+    codes = np.repeat(np.arange(4), 250)[:, None]  # one condition span of 4 categories
+    data = np.zeros((1000, 4), dtype=np.float32)
+    data[np.arange(1000), codes[:, 0]] = 1.0
+    sampler = PoissonBatchSampler(data, codes, ConditionSampler([np.array([1, 1, 1, 1])]), 0.1,
+                                  torch.device("cpu"), np.random.default_rng(0))
+    sizes = []
+    for _ in range(200):
+        batch = sampler.draw(100)
+        sizes.append(len(batch.real))
+        assert torch.equal(batch.real_condition, batch.real)  # each row conditioned on its own category
+        assert len(batch.condition) == 100
+    assert np.mean(sizes) == pytest.approx(100, rel=0.03) and np.std(sizes) > 5  # Binomial(1000, 0.1)
+
+
+def test_the_private_path_never_reads_the_exact_statistics(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an exact statistic was read on the private path")
+
+    monkeypatch.setattr(transformer_module, "exact_states", forbidden)
+    monkeypatch.setattr(columns_module, "_generation_plan", forbidden)
+    monkeypatch.setattr(estimator_module, "exact_condition_counts", forbidden)
+    monkeypatch.setattr(estimator_module.cond, "observed_pairs", forbidden)
+    monkeypatch.setattr(ConditionSampler, "rows_for", forbidden)
+    frame = table().assign(customer_id=np.arange(5000, 7000))
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame)
+    assert model.privacy_["epsilon"] <= 10.0
+    with pytest.raises(AssertionError, match="exact statistic"):  # the guard works on the exact path
+        quiet_fit(SynthGAN(epochs=1, **SMALL), frame)
+
+
+def test_a_level_held_by_few_rows_and_an_outlier_never_leave_the_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(estimator_module.secrets, "randbits", lambda bits: 12345)  # fixed "secret" noise
+    frame = table()
+    frame.loc[:29, "group"] = "SECRET-LEVEL"  # 30 rows: well below the release threshold (~60 rows here)
+    frame.loc[5, "amount"] = 987654321.0  # one row far out
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=5.0, **SMALL), frame)
+    state = dict(zip([s.name for s in model.transformer_.specs_], model.transformer_.states_))
+    assert "SECRET-LEVEL" not in state["group"].all_levels
+    assert state["amount"].maximum < 1e6
+    path = tmp_path / "m.synthgan"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        blob = b"".join(archive.read(name) for name in archive.namelist())
+    assert b"SECRET-LEVEL" not in blob and b"987654321" not in blob
+    out = model.sample(2000)
+    assert not (out["group"] == "SECRET-LEVEL").any() and out["amount"].max() < 1e6
+    assert list(out.dtypes) == list(frame.dtypes)
+
+
+def test_unknown_levels_need_enough_rows_and_public_categories_lift_that():
+    frame = table(300)
+    specs = detect_columns(frame, exact=False)
+    with pytest.warns(UserWarning, match="'group'.*public_categories.*generated as missing"):
+        hidden = release_statistics(frame, specs, np.random.default_rng(0), epsilon=0.05, delta=1e-6)
+    assert hidden.states["group"].all_levels == (None,)
+    codes = frame.assign(group=frame["group"].astype(np.int64 if False else object))
+    with pytest.raises(DataError, match="'count'.*public_categories"):  # integers cannot be generated as missing
+        release_statistics(codes, detect_columns(codes, ["count"], exact=False), np.random.default_rng(0),
+                           epsilon=0.05, delta=1e-6)
+    release = release_statistics(frame, specs, np.random.default_rng(0), epsilon=0.05, delta=1e-6,
+                                 public_categories={"group": ["a", "b", "c", "d"]})
+    assert set(release.states["group"].all_levels) <= {"a", "b", "c", "d"}
+    bounded = release_statistics(frame, specs, np.random.default_rng(0), epsilon=1.0, delta=1e-6,
+                                 public_bounds={"amount": (0, 80)}, public_categories={"group": ["a", "b", "c"]})
+    assert 0 <= bounded.states["amount"].minimum and bounded.states["amount"].maximum <= 80
+    assert bounded.queries == release.queries - 1  # a public range costs no query
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(model="copula"), "cannot be trained with differential privacy"),
+    (dict(model="wgan-gp"), "cannot be trained with differential privacy"),
+    (dict(validation_size=0.2), "validation_size cannot be used with epsilon"),
+])
+def test_incompatible_options_are_refused(kwargs, message):
+    with pytest.raises(SynthGANError, match=message):
+        SynthGAN(epsilon=1.0, **kwargs).fit(make_mixed())
+
+
+def test_privacy_options_without_epsilon_and_resume_are_refused(tmp_path):
+    with pytest.raises(SynthGANError, match="delta only apply to private training"):
+        SynthGAN(delta=1e-6).fit(make_mixed())
+    with pytest.raises(SynthGANError, match="resume_from cannot be used with epsilon"):
+        SynthGAN(epsilon=1.0, **SMALL).fit(make_mixed(), resume_from=tmp_path)
+
+
+def test_private_fit_by_the_cli_reports_and_keeps_its_guarantee(tmp_path):
+    data, path = tmp_path / "t.parquet", tmp_path / "m.synthgan"
+    table(1000).to_parquet(data)
+    result = CliRunner().invoke(main, ["fit", str(data), "-o", str(path), "--epsilon", "4", "--epochs", "1",
+                                       "--quiet", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "differential privacy: epsilon" in result.output
+    loaded = SynthGAN.load(path)
+    assert loaded.privacy_["target_epsilon"] == 4 and 3.5 < loaded.privacy_["epsilon"] <= 4
+    info = CliRunner().invoke(main, ["info", str(path)])
+    assert "differential privacy: epsilon" in info.output and "spent of 4" in info.output
+
+
+def test_private_statistics_keep_the_shape_of_large_columns():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.6, 0.0, rng.lognormal(8, 0.5, n)),
+                          "age": rng.integers(18, 80, n).astype(np.int64),
+                          "group": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])})
+    release = release_statistics(frame, detect_columns(frame, exact=False), np.random.default_rng(0),
+                                 epsilon=1.0, delta=1e-6)
+
+    def mixture_mean(state):
+        return state.loc + state.scale * float(np.dot(state.weights, state.means))
+
+    for column in ("income", "age"):
+        state = release.states[column]
+        assert mixture_mean(state) == pytest.approx(frame[column].mean(), rel=0.1)
+        assert state.minimum <= frame[column].quantile(0.01) and state.maximum >= frame[column].quantile(0.99)
+    assert release.states["age"].minimum >= 16 and release.states["age"].maximum <= 128  # powers of two
+    shares = release.slot_counts["group"] / release.slot_counts["group"].sum()
+    assert release.states["group"].levels == ("a", "b", "c", "d")
+    assert np.allclose(shares, [0.4, 0.3, 0.2, 0.1], atol=0.02)
