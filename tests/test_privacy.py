@@ -259,3 +259,25 @@ def test_private_statistics_keep_the_shape_of_large_columns():
     shares = release.slot_counts["group"] / release.slot_counts["group"].sum()
     assert release.states["group"].levels == ("a", "b", "c", "d")
     assert np.allclose(shares, [0.4, 0.3, 0.2, 0.1], atol=0.02)
+
+
+def test_private_grid_of_a_wide_integer_region_is_cut_into_parts_not_listed_value_by_value():
+    # german_credit found it: a whole-number column whose noisy magnitudes reach 2**52 made the grid
+    # list every integer of the region before counting them (a 32 PiB array)
+    from synthgan.privacy.statistics import _grid
+
+    lows, highs = _grid([(0.0, 0.0), (2.0**40, 2.0**52)], 1.0)
+    assert 2 <= len(lows) <= 65 and lows[0] == 0.0 and highs[-1] == 2.0**52
+    exact_lows, exact_highs = _grid([(4.0, 8.0), (8.0, 16.0)], 1.0)
+    assert list(exact_lows) == list(range(4, 16)) and list(exact_highs) == list(range(4, 16))
+
+
+def test_a_column_with_no_level_released_trains_and_is_generated_as_missing():
+    # every level of 'rare' is held by few rows: none clears the release threshold, so the column is
+    # generated as missing; encoding it used to fail on the empty list of non-missing levels
+    frame = table(400)
+    frame["rare"] = pd.Series([f"v{i % 80}" for i in range(len(frame))], dtype=object)
+    with pytest.warns(UserWarning, match="'rare': no level is frequent enough"):
+        model = SynthGAN(epsilon=1.0, epochs=1, **SMALL).fit(frame)
+    out = model.sample(50)
+    assert out["rare"].isna().all() and out.columns.tolist() == frame.columns.tolist()

@@ -144,8 +144,10 @@ def _grid(regions: list[tuple[float, float]], step: float) -> tuple[np.ndarray, 
     points = [low for low, high in regions if low == high]
     spans = [(low, high) for low, high in regions if low < high]
     if step > 0:
-        values = [np.arange(math.ceil(low / step), math.ceil(high / step)) * step for low, high in spans]
-        if 0 < sum(len(v) for v in values) + len(points) <= _EXACT_GRID_MAX:
+        ranges = [(math.ceil(low / step), math.ceil(high / step)) for low, high in spans]
+        # count before building: a region up to 2**64 wide holds far too many values to list
+        if 0 < sum(end - start for start, end in ranges) + len(points) <= _EXACT_GRID_MAX:
+            values = [np.arange(start, end) * step for start, end in ranges]
             exact = np.unique(np.concatenate(values + [np.asarray(points, dtype=np.float64)]))
             return exact, exact
     parts = max(4, _GRID_BINS // max(len(spans), 1))

@@ -77,7 +77,8 @@ def encode_categories(state: CategoryState, series: pd.Series) -> np.ndarray:
     known = np.array([i for i, v in enumerate(state.levels) if v is not MISSING], dtype=np.int64)
     categories = [state.levels[i] for i in known]
     codes = pd.Categorical(series.astype(object), categories=categories).codes.astype(np.int64)
-    codes = np.where(codes >= 0, known[np.maximum(codes, 0)], -1)
+    if len(known):  # a column whose only level is missing (e.g. no level released privately) has none
+        codes = np.where(codes >= 0, known[np.maximum(codes, 0)], -1)
     null = series.isna().to_numpy()
     if MISSING in state.levels:
         codes[null] = state.levels.index(MISSING)
