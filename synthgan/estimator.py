@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from synthgan import params as P
 from synthgan import persistence
 from synthgan.conditional import ConditionSampler
+from synthgan.constraints import Constraint, Constraints, FixedCombinations
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
@@ -46,7 +47,7 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters that are not written to model files (objects, or only about how a fit runs)
-_NOT_SAVED = ("random_state", "callbacks")
+_NOT_SAVED = ("random_state", "callbacks", "constraints")  # constraints: saved fitted, apart
 
 
 def available_memory() -> int | None:
@@ -62,6 +63,11 @@ def _is_seed(value: object) -> bool:
         isinstance(value, Integral) and not isinstance(value, bool) and value >= 0)
 
 
+def _are_constraints(value: object) -> bool:
+    return value is None or (isinstance(value, (list, tuple)) and all(isinstance(c, (Constraint, Mapping))
+                                                                       for c in value))
+
+
 def _are_callbacks(value: object) -> bool:
     return value is None or (isinstance(value, (list, tuple)) and all(isinstance(c, Callback) for c in value))
 
@@ -70,13 +76,32 @@ class _Generation:
     """Decoded synthetic rows from a model: conditional vectors, generator, inverse transform."""
 
     def __init__(self, model: TabularModel, transformer: DataTransformer, counts: Sequence[np.ndarray],
-                 device: torch.device):
+                 device: torch.device, constraints: Constraints | None = None):
         self.model = model
         self.transformer = transformer
         self.sampler = ConditionSampler(list(counts))
         self.device = device
+        self.constraints = constraints
 
     def rows(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
+        """``n`` rows in the training columns; every row satisfies every constraint."""
+        if not self.constraints:
+            return self._decoded(n, native, rng)
+        kept, have = [], 0
+        for _ in range(_MAX_REJECTION_ROUNDS):
+            batch = self.constraints.reverse(self._decoded(n if not kept else max(2 * (n - have), 100), native, rng))
+            if self.constraints.rejection:
+                batch = batch[self.constraints.valid(batch)]
+            kept.append(batch)
+            have += len(batch)
+            if have >= n:
+                return pd.concat(kept, ignore_index=True).iloc[:n] if len(kept) > 1 else batch.reset_index(drop=True)
+        broken = ", ".join(map(repr, self.constraints.rejection))
+        raise DataError(f"only {have} of {n} generated rows satisfied the constraints {broken} in "
+                        f"{_MAX_REJECTION_ROUNDS} rounds; the model rarely produces such rows: train longer, "
+                        "or express the rule as an Inequality, Bounds or FixedCombinations (enforced exactly)")
+
+    def _decoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
         sampler = self.sampler
         if self.model.conditional and sampler.n_spans:
             if native is None:
@@ -164,6 +189,10 @@ class SynthGAN(BaseEstimator):
     public_categories : dict or None, default=None
         ``{column: [levels]}`` for discrete columns whose levels are public knowledge: each is a
         candidate however rare, and no threshold applies.
+    constraints : list or None, default=None
+        Rules every generated row satisfies (:mod:`synthgan.constraints`: ``Inequality``,
+        ``Bounds``, ``FixedCombinations``, ``RowFilter``, or their JSON dicts). Each must hold in the
+        training rows; they are enforced by transformation where possible, by rejection otherwise.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or any torch device string.
     verbose : bool, default=True
@@ -221,6 +250,8 @@ class SynthGAN(BaseEstimator):
         "public_bounds": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "public_categories": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "callbacks": P.Constraint(_are_callbacks, "None or a list of synthgan.training.Callback objects"),
+        "constraints": P.Constraint(_are_constraints, "None or a list of synthgan.constraints objects (or their "
+                                                      "JSON dicts)"),
         "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
     }
@@ -235,7 +266,8 @@ class SynthGAN(BaseEstimator):
                  callbacks: list[Callback] | None = None, epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
                  statistics_share: float = 0.2, public_bounds: dict | None = None,
-                 public_categories: dict | None = None, device: str = "auto", verbose: bool = True,
+                 public_categories: dict | None = None, constraints: list[Constraint] | None = None,
+                 device: str = "auto", verbose: bool = True,
                  random_state: int | np.random.Generator | None = None):
         self.model = model
         self.epochs = epochs
@@ -264,6 +296,7 @@ class SynthGAN(BaseEstimator):
         self.statistics_share = statistics_share
         self.public_bounds = public_bounds
         self.public_categories = public_categories
+        self.constraints = constraints
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -358,13 +391,18 @@ class SynthGAN(BaseEstimator):
         streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
         train, validation = self._split_validation(X, streams)
+        constraints = self._fit_constraints(train)
+        modelled = constraints.transform(train) if constraints else train
+        if constraints and discrete_columns is not None:  # columns merged into a combination are gone
+            discrete_columns = [c for c in ([discrete_columns] if isinstance(discrete_columns, str)
+                                            else discrete_columns) if c in modelled.columns or c not in train]
 
         budget = self._budget(train)
         # a private fit draws its statistics' noise, batches and DP-SGD noise from fresh secret entropy,
         # never from random_state (a known or guessed seed would let anyone replay the noise)
         secret = RandomStreams(secrets.randbits(63)) if budget is not None else streams
         started = time.perf_counter()
-        transformer, encoded = self._fit_transformer(train, secret, discrete_columns, budget)
+        transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget)
         transformer_seconds = time.perf_counter() - started
         codes = transformer.category_codes(encoded)
         if budget is None:
@@ -376,14 +414,14 @@ class SynthGAN(BaseEstimator):
         if budget is not None:
             model.make_private()
         model.setup_training(streams)
-        generation = _Generation(model, transformer, counts, device)
+        generation = _Generation(model, transformer, counts, device, constraints)
         started = time.perf_counter()
         privacy = None
         if "one-pass" in model.capabilities:
-            model.fit_table(train, encoded)
+            model.fit_table(modelled, encoded)
             history: list[dict] = [{"epoch": 1, "seconds": time.perf_counter() - started}]
         else:
-            history, strategy = self._train(model, train, validation, encoded, codes, counts, generation, streams,
+            history, strategy = self._train(model, modelled, validation, encoded, codes, counts, generation, streams,
                                             device, checkpoint, budget, secret)
             if budget is not None:
                 privacy = self._privacy_report(budget, transformer, strategy)
@@ -393,6 +431,7 @@ class SynthGAN(BaseEstimator):
         self.privacy_ = privacy
 
         self.transformer_ = transformer
+        self.constraints_ = constraints
         self.model_ = model
         self.condition_counts_ = counts
         self.condition_pairs_ = pairs
@@ -440,6 +479,20 @@ class SynthGAN(BaseEstimator):
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
         return trainer.history.records, trainer.strategy
+
+    def _fit_constraints(self, train: pd.DataFrame) -> Constraints | None:
+        """The constraints checked on the training rows and fitted (None without constraints)."""
+        if not self.constraints:
+            return None
+        constraints = Constraints(self.constraints)
+        if self.epsilon is not None:
+            stored = [c for c in constraints.items if isinstance(c, FixedCombinations)]
+            if stored:
+                raise SynthGANError(f"{stored[0]!r} stores the combinations seen in training, which epsilon does "
+                                    "not cover; in private training use a RowFilter with the allowed combinations")
+        if not isinstance(train, pd.DataFrame):
+            raise DataError(f"fit expects a pandas DataFrame, got {type(train).__name__}")
+        return constraints.fit(train)
 
     def _budget(self, train: pd.DataFrame) -> PrivacyBudget | None:
         if self.epsilon is None:
@@ -578,14 +631,15 @@ class SynthGAN(BaseEstimator):
         if conditions is not None and not isinstance(conditions, Mapping):
             raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
         conditions = dict(conditions or {})
-        cond.check_conditions(conditions, self.transformer_)
-        unseen = cond.unseen_combinations(conditions, self.transformer_, self.condition_pairs_)
+        modelled = self._modelled_conditions(conditions)
+        cond.check_conditions(modelled, self.transformer_)
+        unseen = cond.unseen_combinations(modelled, self.transformer_, self.condition_pairs_)
         if unseen:
             warnings.warn(f"these conditions never occur together in the training rows: {'; '.join(unseen)}; "
                           "the rows returned are the model's extrapolation, not a pattern it has seen",
                           UserWarning, stacklevel=2)
         rng = self._rng_for_call(random_state)
-        native = cond.native_condition(conditions, self.transformer_) if self.model_.conditional else None
+        native = cond.native_condition(modelled, self.transformer_) if self.model_.conditional else None
         remaining = int(n)
         while remaining > 0:
             want = min(chunk_rows, remaining)
@@ -598,6 +652,15 @@ class SynthGAN(BaseEstimator):
             yield chunk
             if len(chunk) < want:  # the rejection budget ran out (a warning said so)
                 return
+
+    def _modelled_conditions(self, conditions: dict) -> dict:
+        """The conditions on columns the model learns as they are; conditions on columns a constraint
+        transforms are only matched on the generated rows (rejection)."""
+        changed = self.constraints_.changes if getattr(self, "constraints_", None) else set()
+        for column in conditions:
+            if column in changed and column not in list(self.feature_names_in_):
+                raise ConditionError(f"condition column {column!r} is not a training column")
+        return {c: v for c, v in conditions.items() if c not in changed}
 
     def _generate_matching(self, n: int, conditions: Mapping[Any, Any], native: tuple[int, int] | None,
                            rng: np.random.Generator, max_rounds: int, strict: bool) -> pd.DataFrame:
@@ -708,6 +771,7 @@ class SynthGAN(BaseEstimator):
             "history": self.history_.to_dict(orient="list"),
             "feature_names": list(self.feature_names_in_),
             "privacy": getattr(self, "privacy_", None),
+            "constraints": self.constraints_.to_json() if getattr(self, "constraints_", None) else None,
         }
         persistence.write_model(Path(path), metadata, self.model_.weights(), overwrite=overwrite)
 
@@ -724,7 +788,15 @@ class SynthGAN(BaseEstimator):
         self._validate_params()
         self.transformer_ = DataTransformer.from_json(metadata["transformer"])
         _check_counts(metadata["condition_counts"], self.transformer_)
-        if list(map(str, metadata["feature_names"])) != list(map(str, self.transformer_.columns_)):
+        columns = self.transformer_.columns_
+        self.constraints_ = None
+        if metadata.get("constraints") is not None:
+            self.constraints_ = Constraints.from_json(metadata["constraints"])
+            self.constraints = list(self.constraints_.items)
+            if list(map(str, self.constraints_.modelled_columns_)) != list(map(str, columns)):
+                raise ValueError("the constraints' modelled columns do not match the stored columns")
+            columns = self.constraints_.columns_
+        if list(map(str, metadata["feature_names"])) != list(map(str, columns)):
             raise ValueError("feature_names do not match the stored columns")
         with torch.device("meta"):  # shapes only: no memory is allocated
             probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"),
@@ -759,7 +831,8 @@ class SynthGAN(BaseEstimator):
         self.model_ = model
         self.condition_counts_ = [np.asarray(c, dtype=np.int64) for c in metadata["condition_counts"]]
         self.condition_pairs_ = metadata.get("condition_pairs")
-        self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_)
+        self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_,
+                                       self.constraints_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.privacy_ = metadata.get("privacy")
         self.saved_with_ = {k: metadata.get(k) for k in ("synthgan_version", "torch_version") if k in metadata}

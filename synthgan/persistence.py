@@ -124,6 +124,9 @@ def check_metadata(metadata: object, where: str) -> None:
     counts = metadata["condition_counts"]
     if not all(isinstance(c, list) and all(_is_int(n) and n >= 0 for n in c) for c in counts):
         raise ModelFileError(f"{where}: condition_counts must be lists of non-negative integers")
+    constraints = metadata.get("constraints")
+    if constraints is not None and not (isinstance(constraints, dict) and isinstance(constraints.get("items"), list)):
+        raise ModelFileError(f"{where}: constraints must be a dict with a list of items, or null")
     pairs = metadata.get("condition_pairs")
     if pairs is not None and not (isinstance(pairs, dict) and all(isinstance(v, list) for v in pairs.values())):
         raise ModelFileError(f"{where}: condition_pairs must be a dict of lists or null")
