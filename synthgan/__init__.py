@@ -5,6 +5,7 @@ from synthgan._version import __version__
 from synthgan.demo import demo_path, load_demo
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.estimator import SynthGAN
+from synthgan.metadata import Metadata
 
-__all__ = ["SynthGAN", "SynthGANError", "DataError", "ConditionError", "ModelFileError", "NotFittedError",
+__all__ = ["SynthGAN", "Metadata", "SynthGANError", "DataError", "ConditionError", "ModelFileError", "NotFittedError",
            "load_demo", "demo_path", "__version__"]

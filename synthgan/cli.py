@@ -101,6 +101,10 @@ def _model_options(func):
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Stop training after this many seconds."),
         click.option("--discrete", multiple=True, help="Treat this column as categorical (repeatable)."),
+        click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
+                     help="Column kinds, formats, bounds and constraints as JSON (`synthgan inspect -o` writes one)."),
+        click.option("--privacy", "privacy_mode", type=click.Choice(["strict"]), default=None,
+                     help="strict: levels held by fewer than 5 rows are never generated or stored."),
         click.option("--seed", type=click.IntRange(min=0), default=None,
                      help="Random seed (>= 0) for reproducible results."),
         click.option("--encoding", default=None,
@@ -115,13 +119,17 @@ def _model_options(func):
 
 
 def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
-         seed: int | None, device: str, quiet: bool, **privacy: float | None):
+         seed: int | None, device: str, quiet: bool, metadata_path: Path | None = None,
+         privacy_mode: str | None = None, **privacy: float | None):
     from synthgan.estimator import SynthGAN
+    from synthgan.metadata import Metadata
 
+    metadata = Metadata.load(metadata_path) if metadata_path is not None else None
     if not quiet:
         click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
     return SynthGAN(model=model_name, epochs=epochs, max_time=max_time, device=device, verbose=not quiet,
-                    random_state=seed, **privacy).fit(frame, discrete_columns=list(discrete) or None)
+                    random_state=seed, metadata=metadata, privacy=privacy_mode,
+                    **privacy).fit(frame, discrete_columns=list(discrete) or None)
 
 
 def _changed_params(model) -> str:
@@ -129,7 +137,7 @@ def _changed_params(model) -> str:
     and the seed, which are shown apart, left out)."""
     defaults = type(model)().get_params()
     return ", ".join(f"{k}={v!r}" for k, v in model.get_params().items()
-                     if k not in ("device", "random_state") and v != defaults.get(k))
+                     if k not in ("device", "random_state", "metadata", "constraints") and v != defaults.get(k))
 
 
 def _progress(chunks: Iterator[pd.DataFrame], total: int, quiet: bool, desc: str) -> Iterator[pd.DataFrame]:
@@ -158,21 +166,23 @@ def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | No
 @click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Per-row gradient clipping bound of private training.")
 def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
-        discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
-        force: bool, epsilon: float | None, delta: float | None, max_grad_norm: float) -> None:
+        discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None, seed: int | None,
+        encoding: str | None, device: str, quiet: bool, force: bool, epsilon: float | None, delta: float | None,
+        max_grad_norm: float) -> None:
     """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
 
     \b
     Examples:
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
       synthgan fit data.csv -o private.synthgan --epsilon 1 --epochs 50
+      synthgan fit data.csv -o model.synthgan --metadata meta.json --privacy strict
     """
     if is_stdio(output):
         raise SynthGANError("a model file cannot be written to standard output; give -o a file name")
     check_output(output, force, [input_path])
     privacy = {} if epsilon is None else {"epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm}
     model = _fit(read_table(input_path, encoding, fmt=fmt), model_name, epochs, max_time, discrete, seed, device,
-                 quiet, **privacy)
+                 quiet, metadata_path, privacy_mode, **privacy)
     model.save(output, overwrite=force)
     if model.privacy_ is not None:
         click.echo(_privacy_line(model.privacy_), err=True)
@@ -273,9 +283,9 @@ def balance_counts(counts: pd.Series, rows: int) -> dict:
 @FORMAT_OPTION
 @_model_options
 def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
-            target: str | None, balance: bool, mark_synthetic: bool, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
-            discrete: tuple[str, ...], seed: int | None, encoding: str | None, device: str, quiet: bool,
-            force: bool) -> None:
+            target: str | None, balance: bool, mark_synthetic: bool, fmt: str | None, model_name: str, epochs: int,
+            max_time: float | None, discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None,
+            seed: int | None, encoding: str | None, device: str, quiet: bool, force: bool) -> None:
     """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.
 
     \b
@@ -307,7 +317,7 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
         if levels > MAX_BALANCE_CLASSES:
             raise SynthGANError(f"--balance needs a class column; --target {target!r} has {levels} distinct values")
         discrete = tuple(dict.fromkeys((*discrete, target)))
-    model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet)
+    model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet, metadata_path, privacy_mode)
 
     def synthetic() -> Iterator[pd.DataFrame]:
         if balance:
@@ -422,6 +432,12 @@ def info(model_path: Path) -> None:
             detail = f"{len(states[name].all_levels)} levels"
         missing = ", with missing values" if spec.has_nulls else ""
         click.echo(f"    {name}: {spec.kind} ({spec.dtype}), {detail}{missing}")
+    if model.metadata_ is not None:
+        declared = ", ".join(f"{name} ({entry.kind})" for name, entry in model.metadata_.columns.items())
+        click.echo(f"  metadata: {declared}")
+    for constraint in (model.constraints_.items if model.constraints_ else ()):
+        how = "by transformation" if constraint.transforms_ else "by rejection"
+        click.echo(f"  constraint: {constraint!r}, enforced {how}")
     privacy = getattr(model, "privacy_", None)
     click.echo(f"  {_privacy_line(privacy)}" if privacy else "  differential privacy: none (trained on the exact rows)")
     history = model.history_
@@ -433,6 +449,39 @@ def info(model_path: Path) -> None:
             best = history.loc[history["val_fidelity"].idxmax()]
             click.echo(f"  validation fidelity: best {best['val_fidelity']:.4f} at epoch {int(best['epoch'])}, "
                        f"last {history['val_fidelity'].dropna().iloc[-1]:.4f}")
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@FORMAT_OPTION
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Also write the detected metadata as JSON (edit it, then pass it to fit --metadata).")
+@click.option("--encoding", default=None, help="Text encoding of a CSV input (default: UTF-8, else Latin-1).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def inspect(input_path: Path, fmt: str | None, output: Path | None, encoding: str | None, force: bool) -> None:
+    """Print what synthgan detects in INPUT: each column's kind and why, and likely mis-types.
+
+    \b
+    Examples:
+      synthgan inspect data.csv
+      synthgan inspect data.csv -o meta.json && synthgan fit data.csv --metadata meta.json -o model.synthgan
+    """
+    import warnings
+
+    from synthgan.metadata import Metadata
+
+    if output is not None:
+        check_output(output, force, [input_path])
+    frame = read_table(input_path, encoding, fmt=fmt)
+    with warnings.catch_warnings():  # the summary lists the warnings itself
+        warnings.simplefilter("ignore")
+        metadata = Metadata.detect(frame)
+    click.echo(f"{input_path}: {len(frame):,} rows x {frame.shape[1]} columns")
+    click.echo(metadata.summary())
+    if output is not None:
+        with atomic_path(output, overwrite=force) as tmp:
+            tmp.write_text(metadata.to_json() + "\n")
+        click.echo(f"wrote {output}", err=True)
 
 
 @main.command()

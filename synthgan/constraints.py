@@ -82,6 +82,10 @@ class Constraint:
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self._transform(frame) if self.transforms_ else frame
 
+    def modelled(self, columns: list) -> list:
+        """The columns the model learns, from the columns before this constraint's transformation."""
+        return columns
+
     def reverse(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self._reverse(frame) if self.transforms_ else frame
 
@@ -343,6 +347,9 @@ class FixedCombinations(Constraint):
             labels = [f"{i}: {label}" for i, label in enumerate(labels)]
         return labels
 
+    def modelled(self, columns: list) -> list:
+        return [c for c in columns if c not in self.columns[1:]] if self.transforms_ else columns
+
     def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         labels = np.asarray(self.labels(), dtype=object)
         out = frame.drop(columns=list(self.columns[1:]))
@@ -450,7 +457,10 @@ class Constraints:
             item.fit(frame, transform=not taken & set(item.columns))
             if item.transforms_:
                 taken |= set(item.columns)
-        self.modelled_columns_ = list(self.transform(frame.iloc[:0]).columns)
+        columns = list(frame.columns)
+        for item in self.items:
+            columns = item.modelled(columns)
+        self.modelled_columns_ = columns
         return self
 
     @property

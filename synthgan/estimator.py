@@ -24,6 +24,7 @@ from synthgan import persistence
 from synthgan.conditional import ConditionSampler
 from synthgan.constraints import Constraint, Constraints, FixedCombinations
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
+from synthgan.metadata import Metadata, as_metadata, with_text_dates
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
@@ -33,6 +34,9 @@ from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, 
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
+from synthgan.transform import identifiers
+from synthgan.transform.columns import column_kind
+from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
 logger = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters that are not written to model files (objects, or only about how a fit runs)
-_NOT_SAVED = ("random_state", "callbacks", "constraints")  # constraints: saved fitted, apart
+_NOT_SAVED = ("random_state", "callbacks", "constraints", "metadata")  # the last two: saved fitted, apart
 
 
 def available_memory() -> int | None:
@@ -76,15 +80,20 @@ class _Generation:
     """Decoded synthetic rows from a model: conditional vectors, generator, inverse transform."""
 
     def __init__(self, model: TabularModel, transformer: DataTransformer, counts: Sequence[np.ndarray],
-                 device: torch.device, constraints: Constraints | None = None):
+                 device: torch.device, constraints: Constraints | None = None, metadata: Metadata | None = None):
         self.model = model
         self.transformer = transformer
         self.sampler = ConditionSampler(list(counts))
         self.device = device
         self.constraints = constraints
+        self.metadata = metadata
 
     def rows(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
         """``n`` rows in the training columns; every row satisfies every constraint."""
+        rows = self._constrained(n, native, rng)
+        return self.metadata.unparse(rows) if self.metadata is not None else rows
+
+    def _constrained(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
         if not self.constraints:
             return self._decoded(n, native, rng)
         kept, have = [], 0
@@ -193,6 +202,16 @@ class SynthGAN(BaseEstimator):
         Rules every generated row satisfies (:mod:`synthgan.constraints`: ``Inequality``,
         ``Bounds``, ``FixedCombinations``, ``RowFilter``, or their JSON dicts). Each must hold in the
         training rows; they are enforced by transformation where possible, by rejection otherwise.
+    metadata : Metadata, dict, str or Path, optional
+        Column kinds, formats, bounds, declared categories, sensitive columns and constraints
+        (:class:`synthgan.Metadata`, its dict or a JSON file); used instead of detection for the
+        columns it names. Its constraints and bounds join ``constraints``.
+    privacy : {None, "strict"}, default=None
+        ``"strict"``: in every discrete column, levels held by fewer than ``rare_threshold``
+        training rows are never learned, generated or stored (:mod:`synthgan.transform.rare`);
+        without it this applies to the columns metadata marks ``sensitive``.
+    rare_threshold : int, default=5
+        The fewest training rows a level of a protected column needs to be kept.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or any torch device string.
     verbose : bool, default=True
@@ -250,6 +269,10 @@ class SynthGAN(BaseEstimator):
         "public_bounds": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "public_categories": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "callbacks": P.Constraint(_are_callbacks, "None or a list of synthgan.training.Callback objects"),
+        "metadata": P.Constraint(lambda v: v is None or isinstance(v, (Metadata, Mapping, str, Path)),
+                                 "None, a synthgan.Metadata, its dict or a JSON file path"),
+        "privacy": P.Constraint(lambda v: v is None or v == "strict", "None or 'strict'"),
+        "rare_threshold": P.integer(1),
         "constraints": P.Constraint(_are_constraints, "None or a list of synthgan.constraints objects (or their "
                                                       "JSON dicts)"),
         "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
@@ -267,7 +290,8 @@ class SynthGAN(BaseEstimator):
                  delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
                  statistics_share: float = 0.2, public_bounds: dict | None = None,
                  public_categories: dict | None = None, constraints: list[Constraint] | None = None,
-                 device: str = "auto", verbose: bool = True,
+                 metadata: Metadata | dict | str | Path | None = None, privacy: str | None = None,
+                 rare_threshold: int = 5, device: str = "auto", verbose: bool = True,
                  random_state: int | np.random.Generator | None = None):
         self.model = model
         self.epochs = epochs
@@ -297,6 +321,9 @@ class SynthGAN(BaseEstimator):
         self.public_bounds = public_bounds
         self.public_categories = public_categories
         self.constraints = constraints
+        self.metadata = metadata
+        self.privacy = privacy
+        self.rare_threshold = rare_threshold
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -390,8 +417,18 @@ class SynthGAN(BaseEstimator):
         checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
         streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
+        metadata = with_text_dates(as_metadata(self.metadata), X,
+                                   [discrete_columns] if isinstance(discrete_columns, str) else discrete_columns or ())
+        if metadata is not None:
+            if not isinstance(X, pd.DataFrame):
+                raise DataError(f"fit expects a pandas DataFrame, got {type(X).__name__}")
+            metadata.check(X)
+            X = metadata.parse(X)
+            discrete_columns = list(dict.fromkeys([*([discrete_columns] if isinstance(discrete_columns, str)
+                                                      else discrete_columns or ()), *metadata.discrete_columns()]))
         train, validation = self._split_validation(X, streams)
-        constraints = self._fit_constraints(train)
+        train = self._protect_rare_levels(train, metadata, discrete_columns, streams)
+        constraints = self._fit_constraints(train, metadata)
         modelled = constraints.transform(train) if constraints else train
         if constraints and discrete_columns is not None:  # columns merged into a combination are gone
             discrete_columns = [c for c in ([discrete_columns] if isinstance(discrete_columns, str)
@@ -402,7 +439,7 @@ class SynthGAN(BaseEstimator):
         # never from random_state (a known or guessed seed would let anyone replay the noise)
         secret = RandomStreams(secrets.randbits(63)) if budget is not None else streams
         started = time.perf_counter()
-        transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget)
+        transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget, metadata)
         transformer_seconds = time.perf_counter() - started
         codes = transformer.category_codes(encoded)
         if budget is None:
@@ -414,7 +451,7 @@ class SynthGAN(BaseEstimator):
         if budget is not None:
             model.make_private()
         model.setup_training(streams)
-        generation = _Generation(model, transformer, counts, device, constraints)
+        generation = _Generation(model, transformer, counts, device, constraints, metadata)
         started = time.perf_counter()
         privacy = None
         if "one-pass" in model.capabilities:
@@ -432,6 +469,7 @@ class SynthGAN(BaseEstimator):
 
         self.transformer_ = transformer
         self.constraints_ = constraints
+        self.metadata_ = metadata
         self.model_ = model
         self.condition_counts_ = counts
         self.condition_pairs_ = pairs
@@ -480,11 +518,41 @@ class SynthGAN(BaseEstimator):
         trainer.fit()
         return trainer.history.records, trainer.strategy
 
-    def _fit_constraints(self, train: pd.DataFrame) -> Constraints | None:
+    def _protect_rare_levels(self, train: pd.DataFrame, metadata: Metadata | None,
+                             discrete_columns: Iterable[str] | None, streams: RandomStreams) -> pd.DataFrame:
+        """The training rows without the rare levels of protected columns (``privacy="strict"``: every
+        discrete column; else those metadata marks sensitive). A private fit needs no such step: its
+        levels are released only above a noisy threshold."""
+        sensitive = metadata.sensitive_columns() if metadata is not None else []
+        if self.epsilon is not None or (self.privacy != "strict" and not sensitive) or \
+                not isinstance(train, pd.DataFrame):
+            return train
+        forced = set([discrete_columns] if isinstance(discrete_columns, str) else discrete_columns or ())
+        declared = metadata.generated_kinds() if metadata is not None else {}
+        candidates = list(train.columns) if self.privacy == "strict" else sensitive
+        protected = []
+        for name in candidates:
+            if name not in train.columns:
+                continue
+            series = train[name]
+            identifier = declared[name] if name in declared else (None if name in forced else identifiers.detect(series))
+            if identifier is None and column_kind(series, name in forced) == "categorical":
+                protected.append(name)
+        protected_train, replaced = protect_rare_levels(train, protected, self.rare_threshold,
+                                                        streams.numpy("rare"))
+        if replaced:
+            logger.info("levels held by fewer than %d rows were replaced in: %s", self.rare_threshold,
+                        ", ".join(f"{k!r} ({v})" for k, v in replaced.items()))
+        return protected_train
+
+    def _fit_constraints(self, train: pd.DataFrame, metadata: Metadata | None = None) -> Constraints | None:
         """The constraints checked on the training rows and fitted (None without constraints)."""
-        if not self.constraints:
+        items = list(self.constraints or [])
+        if metadata is not None:
+            items = [*metadata.constraints, *metadata.bound_constraints(), *items]
+        if not items:
             return None
-        constraints = Constraints(self.constraints)
+        constraints = Constraints(items)
         if self.epsilon is not None:
             stored = [c for c in constraints.items if isinstance(c, FixedCombinations)]
             if stored:
@@ -532,16 +600,24 @@ class SynthGAN(BaseEstimator):
         return X.iloc[np.sort(order[held:])], X.iloc[np.sort(order[:held])]
 
     def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams, discrete_columns: Iterable[str] | None,
-                         budget: PrivacyBudget | None = None) -> tuple[DataTransformer, np.ndarray]:
+                         budget: PrivacyBudget | None = None, metadata: Metadata | None = None
+                         ) -> tuple[DataTransformer, np.ndarray]:
         rng = streams.numpy("transform")
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
         private = None
         if budget is not None:
+            bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})
+            for name, entry in (metadata.columns.items() if metadata is not None else ()):
+                if entry.bounds is not None and name in train.columns:  # declared bounds are public knowledge
+                    bounds.setdefault(name, entry.bounds)
+                if entry.categories is not None and name in train.columns:
+                    levels.setdefault(name, entry.categories)
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
-                                        delta=budget.statistics_delta, public_bounds=self.public_bounds,
-                                        public_categories=self.public_categories, max_modes=self.max_modes,
+                                        delta=budget.statistics_delta, public_bounds=bounds or None,
+                                        public_categories=levels or None, max_modes=self.max_modes,
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
-        transformer.fit(train, rng, discrete_columns, private=private)
+        declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
+        transformer.fit(train, rng, discrete_columns, private=private, declared=declared)
         self._check_memory(transformer, len(train))
         if budget is not None:  # rows holding a level that was not released get a released one
             train = conform(train, transformer.specs_, transformer.states_, rng)
@@ -772,6 +848,7 @@ class SynthGAN(BaseEstimator):
             "feature_names": list(self.feature_names_in_),
             "privacy": getattr(self, "privacy_", None),
             "constraints": self.constraints_.to_json() if getattr(self, "constraints_", None) else None,
+            "column_metadata": self.metadata_.to_dict() if getattr(self, "metadata_", None) is not None else None,
         }
         persistence.write_model(Path(path), metadata, self.model_.weights(), overwrite=overwrite)
 
@@ -792,12 +869,18 @@ class SynthGAN(BaseEstimator):
         self.constraints_ = None
         if metadata.get("constraints") is not None:
             self.constraints_ = Constraints.from_json(metadata["constraints"])
-            self.constraints = list(self.constraints_.items)
             if list(map(str, self.constraints_.modelled_columns_)) != list(map(str, columns)):
                 raise ValueError("the constraints' modelled columns do not match the stored columns")
             columns = self.constraints_.columns_
         if list(map(str, metadata["feature_names"])) != list(map(str, columns)):
             raise ValueError("feature_names do not match the stored columns")
+        self.metadata_ = None
+        if metadata.get("column_metadata") is not None:
+            self.metadata_ = self.metadata = Metadata.from_dict(metadata["column_metadata"])
+        if self.constraints_ is not None:  # the user's own: those the metadata declared come first
+            declared = len(self.metadata_.constraints) + len(self.metadata_.bound_constraints()) \
+                if self.metadata_ is not None else 0
+            self.constraints = list(self.constraints_.items[declared:]) or None
         with torch.device("meta"):  # shapes only: no memory is allocated
             probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"),
                                 self.transformer_)
@@ -832,7 +915,7 @@ class SynthGAN(BaseEstimator):
         self.condition_counts_ = [np.asarray(c, dtype=np.int64) for c in metadata["condition_counts"]]
         self.condition_pairs_ = metadata.get("condition_pairs")
         self._generation = _Generation(model, self.transformer_, self.condition_counts_, self.device_,
-                                       self.constraints_)
+                                       self.constraints_, self.metadata_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.privacy_ = metadata.get("privacy")
         self.saved_with_ = {k: metadata.get(k) for k in ("synthgan_version", "torch_version") if k in metadata}

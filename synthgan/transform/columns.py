@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -222,7 +222,7 @@ _LARGEST = 1e150  # squares of larger numbers overflow float64
 
 
 def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = None,
-                   exact: bool = True) -> list[ColumnSpec]:
+                   exact: bool = True, declared: Mapping[object, str | None] | None = None) -> list[ColumnSpec]:
     """Check a training table and decide the kind of each column.
 
     Parameters
@@ -235,6 +235,10 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         False for a private fit: no constant value and no identifier or text statistic is read
         (identifier columns get only their kind and id shape; :mod:`synthgan.privacy.statistics`
         adds the rest from noisy queries).
+    declared : mapping, optional
+        Identifier kinds declared in metadata: ``"id"``, a personal-data kind (``"email"``,
+        ``"phone"``, ``"name"``, ``"address"``, ``"text"``), or None for a column declared as
+        anything else (never detected as an identifier).
 
     Returns
     -------
@@ -280,7 +284,10 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         if null_mask.all():
             raise DataError(f"column {name!r} is entirely missing; drop it before fit")
         kind = column_kind(series, name in forced)
-        sensitive = None if name in forced else identifiers.detect(series)
+        if declared is not None and name in declared:
+            sensitive = _declared_identifier(series, declared[name])
+        else:
+            sensitive = None if name in forced else identifiers.detect(series)
         if sensitive is not None:
             plan = _generation_plan(series, sensitive, null_mask) if exact else _private_plan(series, sensitive)
             specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
@@ -321,6 +328,13 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         raise DataError(f"every column is constant, an identifier or personal data ({[s.name for s in specs][:10]}); "
                         "there is nothing to learn. Name columns in discrete_columns to model them anyway")
     return specs
+
+
+def _declared_identifier(series: pd.Series, kind: str | None) -> str | None:
+    if kind != "id":
+        return kind
+    integer = pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    return "id-integer" if integer else "id-text"
 
 
 def _private_plan(series: pd.Series, kind: str) -> dict:

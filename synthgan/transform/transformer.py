@@ -7,7 +7,7 @@ before :meth:`DataTransformer.inverse_transform` is numpy or torch.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
@@ -48,8 +48,8 @@ class DataTransformer:
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
             discrete_columns: Iterable[str] | None = None,
-            private: Callable[[pd.DataFrame, list[ColumnSpec], np.random.Generator], Release] | None = None
-            ) -> DataTransformer:
+            private: Callable[[pd.DataFrame, list[ColumnSpec], np.random.Generator], Release] | None = None,
+            declared: Mapping[object, str | None] | None = None) -> DataTransformer:
         """Detect column kinds, fit each column's encoder and build the layout.
 
         Constant columns are kept aside in ``constants_`` and put back by :meth:`inverse_transform`;
@@ -58,7 +58,7 @@ class DataTransformer:
         statistic read from the rows by a differentially private release, kept in ``release_``;
         :func:`exact_states` is then never called.
         """
-        specs = detect_columns(df, discrete_columns, exact=private is None)
+        specs = detect_columns(df, discrete_columns, exact=private is None, declared=declared)
         release = private(df, specs, rng) if private is not None else None
         if release is not None:
             specs = list(release.specs)
