@@ -19,7 +19,6 @@ from synthgan.errors import SynthGANError
 from synthgan.io import (atomic_path, check_output, is_stdio, read_table, resolve_format, table_format,
                          write_table)
 from synthgan.models import model_class, model_names
-from synthgan.transform.conditions import parse_conditions
 
 logger = logging.getLogger("synthgan")
 CHUNK_ROWS = 20_000
@@ -243,7 +242,7 @@ def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...]
 
     _check_output(output, force, model_path, fmt=fmt)
     model = SynthGAN.load(model_path, device=device)
-    conditions = parse_conditions(condition, model.transformer_)
+    conditions = model.parse_conditions(condition)
     chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
     written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force, fmt=fmt)
     if not quiet:

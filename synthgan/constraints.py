@@ -86,6 +86,11 @@ class Constraint:
         """The columns the model learns, from the columns before this constraint's transformation."""
         return columns
 
+    def original_columns(self) -> dict:
+        """``{column: (ColumnSpec, levels)}`` of the columns this constraint transforms, as the user
+        sees them (to type condition values)."""
+        return {}
+
     def reverse(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self._reverse(frame) if self.transforms_ else frame
 
@@ -199,6 +204,9 @@ class Inequality(Constraint):
         restored.index = frame.index
         out[self.high_column] = restored
         return out
+
+    def original_columns(self) -> dict:
+        return {self.high_column: (self.high_spec_, ())} if self.transforms_ else {}
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "low_column": self.low_column, "high_column": self.high_column,
@@ -370,6 +378,12 @@ class FixedCombinations(Constraint):
             out[spec.name] = restored
         return out
 
+    def original_columns(self) -> dict:
+        if not self.transforms_:
+            return {}
+        return {spec.name: (spec, tuple(dict.fromkeys(c[i] for c in self.combinations_)))
+                for i, spec in enumerate(self.specs_)}
+
     def to_json(self) -> dict:
         return {"kind": self.kind, "columns": list(self.columns)}
 
@@ -480,6 +494,9 @@ class Constraints:
         for item in reversed(self.items):
             frame = item.reverse(frame)
         return frame[self.columns_]
+
+    def original_columns(self) -> dict:
+        return {name: found for item in self.items for name, found in item.original_columns().items()}
 
     def valid(self, frame: pd.DataFrame) -> np.ndarray:
         mask = np.ones(len(frame), dtype=bool)

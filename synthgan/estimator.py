@@ -707,8 +707,7 @@ class SynthGAN(BaseEstimator):
         if conditions is not None and not isinstance(conditions, Mapping):
             raise ConditionError(f"conditions must be a dict of column -> value, got {type(conditions).__name__}")
         conditions = dict(conditions or {})
-        modelled = self._modelled_conditions(conditions)
-        cond.check_conditions(modelled, self.transformer_)
+        modelled = self.check_conditions(conditions)
         unseen = cond.unseen_combinations(modelled, self.transformer_, self.condition_pairs_)
         if unseen:
             warnings.warn(f"these conditions never occur together in the training rows: {'; '.join(unseen)}; "
@@ -728,6 +727,21 @@ class SynthGAN(BaseEstimator):
             yield chunk
             if len(chunk) < want:  # the rejection budget ran out (a warning said so)
                 return
+
+    def parse_conditions(self, texts: Iterable[str]) -> dict:
+        """Condition texts as the CLI takes them (``col=v``, repeated for any of several values,
+        ``col>=v``, ``col>v``, ``col<=v``, ``col<v``) as a ``conditions`` dict, each value typed like
+        its training column."""
+        self._check_fitted()
+        extra = self.constraints_.original_columns() if getattr(self, "constraints_", None) else None
+        return cond.parse_conditions(texts, self.transformer_, extra)
+
+    def check_conditions(self, conditions: Mapping[Any, Any]) -> dict:
+        """Raise :class:`ConditionError` for conditions the model cannot meet; returns those the model
+        learns as they are (the rest are matched on generated rows)."""
+        modelled = self._modelled_conditions(dict(conditions))
+        cond.check_conditions(modelled, self.transformer_)
+        return modelled
 
     def _modelled_conditions(self, conditions: dict) -> dict:
         """The conditions on columns the model learns as they are; conditions on columns a constraint

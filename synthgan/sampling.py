@@ -66,10 +66,9 @@ def _write_parts(model_path: str, out_dir: str, indices: Sequence[int], plan: Ma
                  device: str, chunk_rows: int) -> list[int]:
     """Worker: load the model once and write the given parts; returns the parts it wrote."""
     from synthgan.estimator import SynthGAN
-    from synthgan.transform.conditions import parse_conditions
 
     model = SynthGAN.load(model_path, device=device)
-    conditions = parse_conditions(plan["conditions"], model.transformer_)
+    conditions = model.parse_conditions(plan["conditions"])
     written = []
     for index in indices:
         entry = plan["parts"][index]
@@ -116,9 +115,7 @@ def sample_parts(model_path: str | Path, rows: int, out_dir: str | Path, parts: 
     from synthgan.estimator import SynthGAN
 
     model = SynthGAN.load(model_path, device="cpu")  # checks the file and the conditions before any work
-    from synthgan.transform.conditions import check_conditions, parse_conditions
-
-    check_conditions(parse_conditions(conditions, model.transformer_), model.transformer_)
+    model.check_conditions(model.parse_conditions(conditions))
     root = model.entropy_ if seed is None else int(seed)
     sizes = part_rows(rows, parts)
     plan = {"format": "synthgan-sample-parts", "model_sha256": _sha256(model_path), "rows": int(rows),

@@ -196,3 +196,31 @@ def test_a_negative_modelled_gap_comes_back_as_the_smallest_allowed_one():
     days.fit(frame)
     modelled = days.transform(frame).assign(end=-1.0)
     assert (days.reverse(modelled)["end"] - frame["start"] == pd.Timedelta(days=1)).all()  # one day: the step
+
+
+def test_cli_conditions_on_constrained_columns_are_typed_like_the_training_columns(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from synthgan.cli import main
+
+    data, meta, model = tmp_path / "t.parquet", tmp_path / "meta.json", tmp_path / "m.synthgan"
+    table().to_parquet(data)
+    meta.write_text(json.dumps({"columns": {}, "constraints": [
+        {"kind": "inequality", "low_column": "start", "high_column": "end"},
+        {"kind": "fixed_combinations", "columns": ["education", "education_num"]}]}))
+    runner = CliRunner()
+    fitted = runner.invoke(main, ["fit", str(data), "-o", str(model), "--metadata", str(meta), "--epochs", "2",
+                                  "--quiet", "--seed", "0"])
+    assert fitted.exit_code == 0, fitted.output
+    out = tmp_path / "s.parquet"
+    sampled = runner.invoke(main, ["sample", str(model), "--rows", "40", "-o", str(out), "--quiet",
+                                   "-c", "education_num=13", "-c", "end>=2024-09-01"])
+    assert sampled.exit_code == 0, sampled.output
+    rows = pd.read_parquet(out)
+    assert len(rows) == 40 and (rows["education"] == "BSc").all() and (rows["end"] >= "2024-09-01").all()
+    parts = runner.invoke(main, ["sample", str(model), "--rows", "40", "-o", str(tmp_path / "parts"), "--parts", "2",
+                                 "--quiet", "-c", "education=MSc"])
+    assert parts.exit_code == 0, parts.output
+    assert set(pd.read_parquet(tmp_path / "parts")["education_num"]) == {15}

@@ -59,9 +59,10 @@ def normalize(value: object) -> object:
     return value
 
 
-def parse_conditions(texts, transformer: DataTransformer) -> dict:
+def parse_conditions(texts, transformer: DataTransformer, extra: Mapping[Any, tuple] | None = None) -> dict:
     """CLI conditions: ``col=v`` (repeat for any of several values), ``col>=v``, ``col>v``, ``col<=v``,
-    ``col<v`` (bounds on one column combine into one range)."""
+    ``col<v`` (bounds on one column combine into one range). ``extra`` maps columns the model does not
+    learn as they are (constraints) to ``(ColumnSpec, levels)``."""
     out: dict = {}
     for text in texts:
         positions = [(text.index(op), op) for op in _OPERATORS if op in text]
@@ -69,7 +70,7 @@ def parse_conditions(texts, transformer: DataTransformer) -> dict:
             raise ConditionError(f"condition {text!r} must look like column=value, column>=value or column<value")
         position = min(p for p, _ in positions)
         operator = next(op for op in _OPERATORS if text.startswith(op, position))  # ">=" before ">"
-        column, value = parse_condition(text[:position] + "=" + text[position + len(operator):], transformer)
+        column, value = parse_condition(text[:position] + "=" + text[position + len(operator):], transformer, extra)
         previous = out.get(column)
         if operator == "=":
             if column not in out:
@@ -115,7 +116,8 @@ def _refuse_generated(column: object, transformer: DataTransformer) -> None:
                              "cannot be a condition")
 
 
-def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, object]:
+def parse_condition(text: str, transformer: DataTransformer,
+                    extra: Mapping[Any, tuple] | None = None) -> tuple[Any, object]:
     """``column=value`` text with the value converted to the column's type in the fitted model."""
     if "=" not in text:
         raise ConditionError(f"condition {text!r} must look like column=value")
@@ -126,6 +128,10 @@ def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, objec
         spec = constants[column]
         return spec.name, spec.value if str(spec.value) == raw else raw
     specs = {spec.name: spec for spec in transformer.specs_}
+    levels = {spec.name: state.all_levels for spec, state in zip(transformer.specs_, transformer.states_)
+              if isinstance(state, CategoryState)}
+    for name, (spec, known) in (extra or {}).items():  # columns a constraint transforms: their real type
+        specs[name], levels[name] = spec, tuple(known)
     by_text = {str(name): name for name in specs}
     if column not in by_text:
         raise ConditionError(f"condition column {column!r} is not a model column; known: {list(by_text)}")
@@ -146,8 +152,7 @@ def parse_condition(text: str, transformer: DataTransformer) -> tuple[Any, objec
             return name, raw.lower() in ("true", "1")
     except ValueError:
         raise ConditionError(f"condition value {raw!r} does not fit column {column!r} ({spec.kind})") from None
-    state = transformer.states_[list(specs).index(name)]
-    for level in state.all_levels:
+    for level in levels.get(name, ()):
         if level is not None and str(level) == raw:
             return name, level
     return name, raw
