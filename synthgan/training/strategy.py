@@ -41,6 +41,10 @@ class Strategy:
                 for parameter in parameters:
                     parameter.requires_grad_(not frozen)
 
+    def synchronize(self, name: str) -> None:
+        """After ``name``'s backward, before callbacks see the gradients and the step: where a
+        data-parallel strategy averages them across processes. Nothing in one process."""
+
     @property
     def finished(self) -> bool:
         """True when the strategy cannot take another training step (e.g. a privacy budget is spent);
@@ -57,6 +61,7 @@ class Strategy:
             loss.backward()
         finally:
             self._freeze_others(phase.name, False)
+        self.synchronize(phase.name)
         if after_backward is not None:
             after_backward()
         if self.max_grad_norm is not None:

@@ -1,0 +1,141 @@
+"""Data-parallel training (issue #10): 2 processes on gloo with batch b take the same step as one
+process with the same 2b rows; the synced batch norm; contexts from torchrun's environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from synthgan.distributed import Context, DistributedStrategy, SyncedBatchNorm1d, context
+from synthgan.errors import SynthGANError
+from synthgan.models.base import Batch, build_model
+from synthgan.streams import RandomStreams
+from synthgan.training.strategy import Strategy
+from synthgan.transform.transformer import DataTransformer
+
+B, WORLD, EMBED = 20, 2, 8  # rows per process, processes, noise width
+PARAMS = dict(embedding_dim=EMBED, generator_dim=(16, 16), discriminator_dim=(16,), generator_lr=1e-2,
+              discriminator_lr=1e-2, weight_decay=0.0, pac=2, critic_steps=1)
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    group = rng.choice(["a", "b", "c"], 200)
+    return pd.DataFrame({"x": np.where(group == "a", rng.normal(0, 1, 200), rng.normal(5, 1, 200)), "g": group})
+
+
+def _setup(loss: str, rank: int):
+    """The same model, weights and global batch on every process; rank's share of noise and mixes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        transformer = DataTransformer().fit(_frame(), np.random.default_rng(0))
+    encoded = transformer.transform(_frame(), np.random.default_rng(0))
+    model = build_model("ctgan", transformer.layout_, {**PARAMS, "loss": loss}, torch.device("cpu"), transformer)
+    model.setup_training(RandomStreams(7, rank=rank))
+    for layer in model.critic.modules():  # per-process dropout masks differ by design; off for the check
+        if hasattr(layer, "p"):
+            layer.p = 0.0
+    rng = np.random.default_rng(1)
+    rows = torch.as_tensor(encoded[rng.integers(len(encoded), size=WORLD * B)])
+    condition = torch.zeros(WORLD * B, model.condition_dim)
+    condition[torch.arange(WORLD * B), torch.as_tensor(rng.integers(model.condition_dim, size=WORLD * B))] = 1
+    noise = [torch.randn(WORLD * B, EMBED, generator=torch.Generator().manual_seed(k)) for k in range(4)]
+    return model, rows, condition, noise
+
+
+def _step(loss: str, rank: int, world: int, strategy: Strategy) -> dict:
+    """One critic step and one generator step on this process's share of the global batch."""
+    model, rows, condition, noise = _setup(loss, rank)
+    share = slice(rank * B, (rank + 1) * B) if world > 1 else slice(0, WORLD * B)
+    calls = iter(range(len(noise)))
+
+    def fake(cond, generator):  # fixed noise and no Gumbel draws, so every process sees its rows' share
+        raw = model.generator(torch.cat([noise[next(calls)][share], cond], dim=1))
+        return raw, model.activation(raw, model.config.tau, None)
+
+    model._fake = fake
+    # SGD, so weights compare like gradients: Adam's first step is lr * sign(gradient), which turns
+    # float noise in zero gradients (a linear bias before batch norm) into full steps
+    model.configure_optimizers = lambda: {name: torch.optim.SGD(net.parameters(), lr=0.5)
+                                          for name, net in model.networks().items()}
+    model.penalty_rng = torch.Generator().manual_seed(3)
+    if world > 1 and rank > 0:  # rank r's mixes continue the one stream where rank r-1's end
+        torch.rand(rank * B // PARAMS["pac"], 1, 1, generator=model.penalty_rng)
+    strategy.setup(model)
+    batch = Batch(rows[share], condition[share], condition[share])
+    for phase in model.phases():
+        strategy.run(phase, batch)
+    return {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
+            for name, net in model.networks().items()}
+
+
+def _worker(rank: int, world: int, init: str, loss: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        weights = _step(loss, rank, world, DistributedStrategy(Context(rank, world, rank)))
+        torch.save(weights, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "bce"])
+def test_two_processes_with_batch_b_step_like_one_process_with_the_same_2b_rows(tmp_path, loss):
+    out = str(tmp_path / "weights")
+    mp.start_processes(_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", loss, out), nprocs=WORLD,
+                       join=True, start_method="spawn")
+    reference = _step(loss, 0, 1, Strategy())
+    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    initial = _setup(loss, 0)[0].networks()
+    for name in ("generator", "critic"):
+        for key, value in reference[name].items():
+            assert torch.equal(ranks[0][name][key], ranks[1][name][key]), (name, key)  # processes agree exactly
+            assert torch.allclose(ranks[0][name][key].double(), value.double(), atol=2e-5, rtol=1e-4), (name, key)
+        moved = max((reference[name][k].float() - v.float()).abs().max().item()
+                    for k, v in initial[name].state_dict().items() if v.is_floating_point())
+        assert moved > 1e-3  # the step did something to compare
+
+
+def _plain_worker(rank: int, world: int, init: str, out: str) -> None:
+    """Without gradient averaging or synced statistics the processes do not agree (the test above can fail)."""
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        torch.save(_step("bce", rank, world, Strategy()), f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_without_the_distributed_strategy_the_processes_drift_apart(tmp_path):
+    out = str(tmp_path / "weights")
+    mp.start_processes(_plain_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", out), nprocs=WORLD,
+                       join=True, start_method="spawn")
+    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    assert not torch.allclose(ranks[0]["generator"]["body.2.weight"], ranks[1]["generator"]["body.2.weight"])
+
+
+def test_synced_batch_norm_is_batch_norm_in_one_process():
+    torch.manual_seed(0)
+    plain, synced = torch.nn.BatchNorm1d(5), SyncedBatchNorm1d(5)
+    synced.load_state_dict(plain.state_dict())
+    x = torch.randn(12, 5)
+    assert torch.equal(plain(x), synced(x)) and torch.equal(plain.running_var, synced.running_var)
+
+
+def test_context_reads_torchrun_environment(monkeypatch):
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    assert context() == Context(0, 1, 0) and not context().distributed
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert context() == Context(1, 4, 1) and not context().is_main
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(SynthGANError, match="RANK=4 and WORLD_SIZE=4"):
+        context()
