@@ -180,8 +180,14 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
         raise SynthGANError("a model file cannot be written to standard output; give -o a file name")
     check_output(output, force, [input_path])
     privacy = {} if epsilon is None else {"epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm}
-    model = _fit(read_table(input_path, encoding, fmt=fmt), model_name, epochs, max_time, discrete, seed, device,
-                 quiet, metadata_path, privacy_mode, **privacy)
+    from synthgan import distributed
+
+    ctx = distributed.context()  # under torchrun each process reads only its share of the rows
+    frame = read_table(input_path, encoding, fmt=fmt, shard=(ctx.rank, ctx.world_size) if ctx.distributed else None)
+    model = _fit(frame, model_name, epochs, max_time, discrete, seed, device, quiet or not ctx.is_main,
+                 metadata_path, privacy_mode, **privacy)
+    if not ctx.is_main:
+        return  # rank 0 writes the model file and reports
     model.save(output, overwrite=force)
     if model.privacy_ is not None:
         click.echo(_privacy_line(model.privacy_), err=True)
@@ -414,6 +420,8 @@ def info(model_path: Path) -> None:
                f"read by synthgan {__version__}")
     seed = model.random_state if model.random_state is not None else f"none (entropy {model.entropy_})"
     click.echo(f"  random_state: {seed}")
+    if model.processes_ > 1:
+        click.echo(f"  trained data-parallel on {model.processes_} processes (torchrun)")
     click.echo(f"  parameters (changed from the defaults): {_changed_params(model) or 'none'}")
     transformer = model.transformer_
     click.echo(f"  columns ({len(transformer.columns_)}, encoded width {transformer.layout_.dim}):")

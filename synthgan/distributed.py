@@ -210,6 +210,16 @@ class DistributedStrategy(Strategy):
                 raise SynthGANError(f"the {name} weights differ across processes at the start; every process "
                                     "must be given the same random_state")
 
+    def agree(self, value: float, how: str) -> float:
+        op = {"min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX, "mean": dist.ReduceOp.SUM}[how]
+        tensor = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=op)
+        return tensor.item() / (self.ctx.world_size if how == "mean" else 1)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self._parameters.values()))[0].device
+
     def synchronize(self, name: str) -> None:
         grads = [p.grad for p in self._parameters[name] if p.grad is not None]
         flat_mean_(grads, self.ctx.world_size)

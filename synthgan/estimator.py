@@ -23,19 +23,20 @@ from synthgan import params as P
 from synthgan import persistence
 from synthgan.conditional import ConditionSampler
 from synthgan.constraints import Constraint, Constraints, FixedCombinations
+from synthgan import distributed as D
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.metadata import Metadata, as_metadata, with_text_dates
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
-from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, Trainer, TrainingPlan,
+from synthgan.training import (BatchSampler, Callback, Checkpoint, ProgressBar, TimeBudget, Trainer, TrainingPlan,
                                ValidationScore, read_checkpoint)
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
 from synthgan.transform import identifiers
-from synthgan.transform.columns import column_kind
+from synthgan.transform.columns import column_kind, continuous_values
 from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
@@ -415,8 +416,14 @@ class SynthGAN(BaseEstimator):
             raise SynthGANError("resume_from cannot be used with epsilon: a private fit draws its noise and batches "
                                 "from secret entropy that no checkpoint keeps; fit again from the start")
         checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
-        streams = RandomStreams(self._entropy(checkpoint))
         device = self._resolve_device()
+        ctx = D.context()
+        if ctx.distributed:  # started by torchrun: X is this process's share of the rows
+            self._check_distributed(resume_from)
+            device = D.device_for(ctx, device)
+            D.ensure_initialized(device)
+        # one root entropy for every process (rank 0's, when random_state leaves it to chance)
+        streams = RandomStreams(int(D.broadcast(self._entropy(checkpoint), ctx)), rank=ctx.rank)
         metadata = with_text_dates(as_metadata(self.metadata), X,
                                    [discrete_columns] if isinstance(discrete_columns, str) else discrete_columns or ())
         if metadata is not None:
@@ -439,7 +446,7 @@ class SynthGAN(BaseEstimator):
         # never from random_state (a known or guessed seed would let anyone replay the noise)
         secret = RandomStreams(secrets.randbits(63)) if budget is not None else streams
         started = time.perf_counter()
-        transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget, metadata)
+        transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget, metadata, ctx)
         transformer_seconds = time.perf_counter() - started
         codes = transformer.category_codes(encoded)
         if budget is None:
@@ -447,6 +454,9 @@ class SynthGAN(BaseEstimator):
             pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
         else:  # the noisy counts of the release; which categories occur together is not released
             counts, pairs = private_condition_counts(transformer), None
+        local_counts = counts  # training-by-sampling draws this process's own rows
+        if ctx.distributed:  # sampling after fit: every process's counts and category pairs
+            counts, pairs = _combine_counts(counts, pairs, ctx, device)
         model = build_model(self.model, transformer.layout_, self._model_params(), device, transformer)
         if budget is not None:
             model.make_private()
@@ -458,8 +468,8 @@ class SynthGAN(BaseEstimator):
             model.fit_table(modelled, encoded)
             history: list[dict] = [{"epoch": 1, "seconds": time.perf_counter() - started}]
         else:
-            history, strategy = self._train(model, modelled, validation, encoded, codes, counts, generation, streams,
-                                            device, checkpoint, budget, secret)
+            history, strategy = self._train(model, modelled, validation, encoded, codes, local_counts, generation, streams,
+                                            device, checkpoint, budget, secret, ctx)
             if budget is not None:
                 privacy = self._privacy_report(budget, transformer, strategy)
                 for record in history:  # the critic's loss is measured on real rows without noise
@@ -470,6 +480,7 @@ class SynthGAN(BaseEstimator):
         self.transformer_ = transformer
         self.constraints_ = constraints
         self.metadata_ = metadata
+        self.processes_ = ctx.world_size
         self.model_ = model
         self.condition_counts_ = counts
         self.condition_pairs_ = pairs
@@ -485,12 +496,12 @@ class SynthGAN(BaseEstimator):
     def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: np.ndarray,
                codes: np.ndarray, counts: list, generation: _Generation, streams: RandomStreams,
                device: torch.device, checkpoint: dict | None, budget: PrivacyBudget | None,
-               secret: RandomStreams) -> tuple[list[dict], Strategy]:
+               secret: RandomStreams, ctx: D.Context = D.Context()) -> tuple[list[dict], Strategy]:
         """Train a model through its phases with the trainer; returns the history records and the
         strategy that ran the updates."""
         transformer = generation.transformer
         batch_rows = self._batch_rows(len(train))
-        strategy: Strategy | None = None
+        strategy: Strategy | None = D.DistributedStrategy(ctx) if ctx.distributed else None
         if budget is None:
             batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency)
                                    if model.conditional else None, device, streams.numpy("batches"))
@@ -508,7 +519,7 @@ class SynthGAN(BaseEstimator):
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
         trainer = Trainer(model, batches, TrainingPlan(self.epochs, batch_rows),
-                          self._training_callbacks(validation, generation, streams), strategy=strategy,
+                          self._training_callbacks(validation, generation, streams, ctx), strategy=strategy,
                           describe=describe)
         if checkpoint is not None:
             self._check_resumable(checkpoint["run"], describe())
@@ -517,6 +528,17 @@ class SynthGAN(BaseEstimator):
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
         return trainer.history.records, trainer.strategy
+
+    def _check_distributed(self, resume_from: object) -> None:
+        """Refuse what data-parallel training does not do yet, before any process does work."""
+        refused = [name for name, value in (
+            ("epsilon", self.epsilon), ("validation_size", self.validation_size), ("resume_from", resume_from),
+            ("constraints", self.constraints), ("metadata", self.metadata), ("privacy", self.privacy)) if value]
+        if "one-pass" in model_class(self.model).capabilities:
+            refused.insert(0, f"model={self.model!r}")
+        if refused:
+            raise SynthGANError(f"{', '.join(refused)} cannot be used with torchrun (several processes) yet; "
+                                "run that fit in one process")
 
     def _protect_rare_levels(self, train: pd.DataFrame, metadata: Metadata | None,
                              discrete_columns: Iterable[str] | None, streams: RandomStreams) -> pd.DataFrame:
@@ -600,8 +622,8 @@ class SynthGAN(BaseEstimator):
         return X.iloc[np.sort(order[held:])], X.iloc[np.sort(order[:held])]
 
     def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams, discrete_columns: Iterable[str] | None,
-                         budget: PrivacyBudget | None = None, metadata: Metadata | None = None
-                         ) -> tuple[DataTransformer, np.ndarray]:
+                         budget: PrivacyBudget | None = None, metadata: Metadata | None = None,
+                         ctx: D.Context = D.Context()) -> tuple[DataTransformer, np.ndarray]:
         rng = streams.numpy("transform")
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
         private = None
@@ -617,7 +639,16 @@ class SynthGAN(BaseEstimator):
                                         public_categories=levels or None, max_modes=self.max_modes,
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
-        transformer.fit(train, rng, discrete_columns, private=private, declared=declared)
+        if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere
+            rows = D.gather(_transformer_rows(train, max(self.gmm_max_rows, 20_000) // ctx.world_size, rng), ctx)
+            if ctx.is_main:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    gathered = pd.concat(rows, ignore_index=True)
+                transformer.fit(gathered, rng, discrete_columns, declared=declared)
+            transformer = DataTransformer.from_json(D.broadcast(transformer.to_json() if ctx.is_main else None, ctx))
+        else:
+            transformer.fit(train, rng, discrete_columns, private=private, declared=declared)
         self._check_memory(transformer, len(train))
         if budget is not None:  # rows holding a level that was not released get a released one
             train = conform(train, transformer.specs_, transformer.states_, rng)
@@ -647,9 +678,9 @@ class SynthGAN(BaseEstimator):
         return batch
 
     def _training_callbacks(self, validation: pd.DataFrame | None, generation: _Generation,
-                            streams: RandomStreams) -> list[Callback]:
+                            streams: RandomStreams, ctx: D.Context = D.Context()) -> list[Callback]:
         built: list[Callback] = []
-        if self.verbose:
+        if self.verbose and ctx.is_main:  # only rank 0 shows progress (and writes checkpoints)
             built.append(ProgressBar())
         if self.max_time is not None:
             built.append(TimeBudget(self.max_time))
@@ -657,7 +688,10 @@ class SynthGAN(BaseEstimator):
             rng = np.random.default_rng(streams.seed_sequence("validation").spawn(1)[0])
             built.append(ValidationScore(validation, lambda n, r: generation.rows(n, None, r), rng,
                                          _VALIDATION_ROWS, self.validation_every))
-        return built + list(self.callbacks or [])
+        given = list(self.callbacks or [])
+        if not ctx.is_main:
+            given = [c for c in given if not isinstance(c, Checkpoint)]
+        return built + given
 
     def _describe_run(self, streams: RandomStreams, encoded: np.ndarray, device: torch.device) -> dict:
         names = _RESUME_PARAMS + tuple(model_class(self.model).parameters)
@@ -848,9 +882,13 @@ class SynthGAN(BaseEstimator):
         """Write the fitted model to ``path`` (a zip of JSON metadata and tensor weights).
 
         The file is written atomically; an existing file is kept unless ``overwrite=True``.
-        Callbacks are not saved (they are objects, and only shape training).
+        Callbacks are not saved (they are objects, and only shape training). Under torchrun only
+        rank 0 writes (every process holds the same weights).
         """
         self._check_fitted()
+        if not D.context().is_main:
+            logger.debug("rank %d does not write %s: rank 0 writes the model file", D.context().rank, path)
+            return
         metadata = {
             "params": {k: _json_value(v) for k, v in self.get_params().items() if k not in _NOT_SAVED},
             "random_state": self.random_state if isinstance(self.random_state, Integral) else None,
@@ -863,6 +901,7 @@ class SynthGAN(BaseEstimator):
             "privacy": getattr(self, "privacy_", None),
             "constraints": self.constraints_.to_json() if getattr(self, "constraints_", None) else None,
             "column_metadata": self.metadata_.to_dict() if getattr(self, "metadata_", None) is not None else None,
+            "processes": getattr(self, "processes_", 1),
         }
         persistence.write_model(Path(path), metadata, self.model_.weights(), overwrite=overwrite)
 
@@ -932,6 +971,7 @@ class SynthGAN(BaseEstimator):
                                        self.constraints_, self.metadata_)
         self.history_ = pd.DataFrame(metadata["history"])
         self.privacy_ = metadata.get("privacy")
+        self.processes_ = int(metadata.get("processes", 1))
         self.saved_with_ = {k: metadata.get(k) for k in ("synthgan_version", "torch_version") if k in metadata}
         self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
@@ -939,6 +979,42 @@ class SynthGAN(BaseEstimator):
         self.entropy_ = int(entropy) if entropy is not None else root_entropy(self.random_state)
         self._sample_rng = RandomStreams(self.entropy_).numpy("sampling")
         return self
+
+
+def _transformer_rows(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """What one process sends for the transformer fit: a row sample, plus a row for every level of a
+    discrete column the sample misses and the rows holding each number column's minimum and
+    maximum (so every level is known and every range is whole, whichever process holds them)."""
+    picked = set(rng.choice(len(frame), size=min(n, len(frame)), replace=False).tolist())
+    sample = frame.iloc[sorted(picked)]
+    for name in frame.columns:
+        series = frame[name]
+        kind = column_kind(series)
+        if kind in ("numeric", "integer", "datetime"):
+            values = pd.Series(continuous_values(series, kind))
+            if values.notna().any():
+                picked.update((int(values.idxmin()), int(values.idxmax())))
+            if series.isna().any():
+                picked.add(int(np.flatnonzero(series.isna().to_numpy())[0]))
+        else:
+            seen = set(sample[name].astype(object).where(sample[name].notna(), None))
+            first = pd.Series(np.arange(len(frame))).groupby(series.astype(object).where(series.notna(), None)
+                                                             .to_numpy(), dropna=False).first()
+            picked.update(int(i) for level, i in first.items() if (None if pd.isna(level) else level) not in seen)
+    return frame.iloc[sorted(picked)]
+
+
+def _combine_counts(counts: list[np.ndarray], pairs: dict | None, ctx: D.Context,
+                    device: torch.device) -> tuple[list[np.ndarray], dict | None]:
+    """Training-by-sampling counts summed over processes; the category pairs seen by any process."""
+    sizes = [len(c) for c in counts]
+    flat = torch.as_tensor(np.concatenate(counts) if counts else np.zeros(0), dtype=torch.int64, device=device)
+    D.all_reduce_sum(flat, ctx)
+    summed = np.split(flat.cpu().numpy(), np.cumsum(sizes)[:-1]) if counts else []
+    if pairs is not None:
+        every = D.gather(pairs, ctx)
+        pairs = {key: sorted(set().union(*(p[key] for p in every))) for key in pairs}
+    return summed, pairs
 
 
 def exact_condition_counts(codes: np.ndarray, transformer: DataTransformer) -> list[np.ndarray]:

@@ -188,13 +188,17 @@ def _read_csv(opener, name: str, compressed: bool, encoding: str | None, delimit
 
 
 def read_table(path: str | Path, encoding: str | None = None, delimiter: str | None = None,
-               fmt: str | None = None) -> pd.DataFrame:
+               fmt: str | None = None, shard: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read a parquet file or directory of parquet files, or a csv / csv.gz file, with pyarrow.
 
     ``-`` reads standard input (``fmt`` names its format). CSV: the delimiter is sniffed
     (``, ; tab |``) unless given; text that is not UTF-8 is read as Latin-1 unless ``encoding`` is
     given; number-like columns with leading zeros (codes) are kept as text. Refuses missing,
     unreadable or empty inputs with a clear error.
+
+    ``shard=(k, n)`` reads only share ``k`` of ``n`` (one process of a data-parallel run): a parquet
+    file's row groups ``k::n`` when it has at least ``n`` of them (the rest is never read), otherwise
+    rows ``k::n`` of the whole input.
     """
     path = Path(path)
     name = "standard input" if is_stdio(path) else repr(str(path))
@@ -219,13 +223,20 @@ def read_table(path: str | Path, encoding: str | None = None, delimiter: str | N
         def opener():
             return pa.OSFile(str(path))
     try:
-        if fmt == "parquet":
+        if fmt == "parquet" and shard is not None and not path.is_dir() and not is_stdio(path) \
+                and pq.ParquetFile(str(path)).num_row_groups >= shard[1]:
+            source = pq.ParquetFile(str(path))
+            table = source.read_row_groups(list(range(shard[0], source.num_row_groups, shard[1])))
+            shard = None  # already this process's share
+        elif fmt == "parquet":
             table = pq.read_table(opener())
         else:
             table = _read_csv(opener, name, fmt == "csv.gz", encoding, delimiter)
     except (pa.ArrowException, OSError, LookupError) as exc:
         raise DataError(f"cannot read {name} as {fmt}: {exc}") from None
     frame = table.to_pandas()
+    if shard is not None:
+        frame = frame.iloc[shard[0]::shard[1]].reset_index(drop=True)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{name} holds no rows; pass a table with data")
     return frame

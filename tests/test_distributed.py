@@ -139,3 +139,63 @@ def test_context_reads_torchrun_environment(monkeypatch):
     monkeypatch.setenv("RANK", "4")
     with pytest.raises(SynthGANError, match="RANK=4 and WORLD_SIZE=4"):
         context()
+
+
+def _torchrun(tmp_path, *args: str) -> "subprocess.CompletedProcess":
+    import subprocess
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(WORLD),
+               "-m", "synthgan", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
+
+
+def test_torchrun_fit_reads_shards_trains_on_two_processes_and_is_reproducible(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthgan import SynthGAN
+
+    frame = _frame()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=25)
+    for name in ("a", "b"):
+        done = _torchrun(tmp_path, "fit", "t.parquet", "-o", f"{name}.synthgan", "--epochs", "2", "--seed", "0",
+                         "--quiet")
+        assert done.returncode == 0, done.stderr[-3000:]
+    first, second = SynthGAN.load(tmp_path / "a.synthgan"), SynthGAN.load(tmp_path / "b.synthgan")
+    assert first.processes_ == 2
+    assert first.sample(300, random_state=5).equals(second.sample(300, random_state=5))  # same seed, same processes
+    assert int(first.condition_counts_[0].sum()) == len(frame)  # counts summed over both shards
+    alone = SynthGAN(epochs=2, random_state=0, verbose=False).fit(frame)
+    assert not alone.sample(300, random_state=5).equals(first.sample(300, random_state=5))
+
+
+def _dying_worker(rank: int, world: int, init: str, out: str) -> None:
+    import time
+
+    from synthgan import distributed as D
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
+                            timeout=__import__("datetime").timedelta(seconds=20))
+    if rank == 1:
+        os._exit(3)  # a process that dies without a word
+    started = time.perf_counter()
+    try:
+        D.broadcast({"transformer": 1}, Context(rank, world, rank), src=1)
+        outcome = "no error"
+    except Exception as exc:  # noqa: BLE001
+        outcome = type(exc).__name__
+    with open(out, "w") as handle:
+        handle.write(f"{outcome} {time.perf_counter() - started:.1f}")
+
+
+def test_a_dead_process_ends_the_others_with_an_error_not_a_hang(tmp_path):
+    out = tmp_path / "outcome"
+    context = mp.start_processes(_dying_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", str(out)),
+                                 nprocs=WORLD, join=False, start_method="spawn")
+    context.processes[0].join(90)
+    for process in context.processes:
+        if process.is_alive():
+            process.kill()
+    outcome, seconds = out.read_text().split()
+    assert outcome != "no error" and float(seconds) < 60

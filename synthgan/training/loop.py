@@ -150,7 +150,7 @@ class Trainer:
         """Train from the current (or restored) epoch up to ``plan.epochs``; returns the final state."""
         state, plan = self.state, self.plan
         phases = self.model.phases()
-        steps = max(1, len(self.batches) // plan.batch_size)
+        steps = int(self.strategy.agree(max(1, len(self.batches) // plan.batch_size), "min"))  # equal in every process
         watchers = [c for c in self.callbacks if type(c).on_after_backward is not Callback.on_after_backward]
 
         def after_backward() -> None:
@@ -183,8 +183,9 @@ class Trainer:
                 state.step += 1
             state.phase = None
             done = state.step - first_step
-            for phase in phases:
-                state.logs[f"{phase.name}_loss"] = float(totals[phase.name]) / max(done * phase.repeats, 1)
+            for phase in phases:  # the mean over processes: a diverging process stops every process
+                state.logs[f"{phase.name}_loss"] = self.strategy.agree(
+                    float(totals[phase.name]) / max(done * phase.repeats, 1), "mean")
                 if not math.isfinite(state.logs[f"{phase.name}_loss"]):
                     raise TrainingDiverged(
                         f"training diverged: the {phase.name} loss became {state.logs[f'{phase.name}_loss']} in "
@@ -193,6 +194,7 @@ class Trainer:
             state.logs["seconds"] = time.perf_counter() - started
             logger.debug("epoch %d: %s", epoch, state.logs)
             self._hook("on_epoch_end")
+            state.stop = bool(self.strategy.agree(state.stop, "max"))  # one process's stop stops them all
             if state.stop:
                 break
         self._hook("on_fit_end")

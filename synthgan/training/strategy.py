@@ -45,6 +45,11 @@ class Strategy:
         """After ``name``'s backward, before callbacks see the gradients and the step: where a
         data-parallel strategy averages them across processes. Nothing in one process."""
 
+    def agree(self, value: float, how: str) -> float:
+        """``value`` as every process agrees on it (``how``: ``min``, ``max`` or ``mean``): steps per
+        epoch, the stop flag, the logged losses. The value itself in one process."""
+        return value
+
     @property
     def finished(self) -> bool:
         """True when the strategy cannot take another training step (e.g. a privacy budget is spent);
