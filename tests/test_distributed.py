@@ -4,6 +4,7 @@ process with the same 2b rows; the synced batch norm; contexts from torchrun's e
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import warnings
 
@@ -141,9 +142,7 @@ def test_context_reads_torchrun_environment(monkeypatch):
         context()
 
 
-def _torchrun(tmp_path, *args: str) -> "subprocess.CompletedProcess":
-    import subprocess
-
+def _torchrun(tmp_path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(WORLD),
                "-m", "synthgan", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -10,7 +10,7 @@ import pytest
 
 from synthgan.errors import DataError
 from synthgan.evaluation import (column_shapes, evaluate, exact_copy_rate, ks_complement, pair_trends,
-                                 privacy_scores, task_of, train_synthetic_test_real, tv_complement)
+                                 task_of, train_synthetic_test_real, tv_complement)
 
 
 def correlated(n: int, seed: int) -> pd.DataFrame:
