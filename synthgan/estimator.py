@@ -424,22 +424,21 @@ class SynthGAN(BaseEstimator):
             D.ensure_initialized(device)
         # one root entropy for every process (rank 0's, when random_state leaves it to chance)
         streams = RandomStreams(int(D.broadcast(self._entropy(checkpoint), ctx)), rank=ctx.rank)
-        metadata = with_text_dates(as_metadata(self.metadata), X,
-                                   [discrete_columns] if isinstance(discrete_columns, str) else discrete_columns or ())
+        discrete_columns = [discrete_columns] if isinstance(discrete_columns, str) else discrete_columns
+        discrete_columns = list(discrete_columns) if discrete_columns is not None else None
+        metadata = with_text_dates(as_metadata(self.metadata), X, discrete_columns or ())
         if metadata is not None:
             if not isinstance(X, pd.DataFrame):
                 raise DataError(f"fit expects a pandas DataFrame, got {type(X).__name__}")
             metadata.check(X)
             X = metadata.parse(X)
-            discrete_columns = list(dict.fromkeys([*([discrete_columns] if isinstance(discrete_columns, str)
-                                                      else discrete_columns or ()), *metadata.discrete_columns()]))
+            discrete_columns = list(dict.fromkeys([*(discrete_columns or ()), *metadata.discrete_columns()])) or None
         train, validation = self._split_validation(X, streams)
         train = self._protect_rare_levels(train, metadata, discrete_columns, streams)
         constraints = self._fit_constraints(train, metadata)
         modelled = constraints.transform(train) if constraints else train
         if constraints and discrete_columns is not None:  # columns merged into a combination are gone
-            discrete_columns = [c for c in ([discrete_columns] if isinstance(discrete_columns, str)
-                                            else discrete_columns) if c in modelled.columns or c not in train]
+            discrete_columns = [c for c in discrete_columns if c in modelled.columns or c not in train]
 
         budget = self._budget(train)
         # a private fit draws its statistics' noise, batches and DP-SGD noise from fresh secret entropy,
@@ -541,7 +540,7 @@ class SynthGAN(BaseEstimator):
                                 "run that fit in one process")
 
     def _protect_rare_levels(self, train: pd.DataFrame, metadata: Metadata | None,
-                             discrete_columns: Iterable[str] | None, streams: RandomStreams) -> pd.DataFrame:
+                             discrete_columns: list | None, streams: RandomStreams) -> pd.DataFrame:
         """The training rows without the rare levels of protected columns (``privacy="strict"``: every
         discrete column; else those metadata marks sensitive). A private fit needs no such step: its
         levels are released only above a noisy threshold."""
@@ -549,7 +548,7 @@ class SynthGAN(BaseEstimator):
         if self.epsilon is not None or (self.privacy != "strict" and not sensitive) or \
                 not isinstance(train, pd.DataFrame):
             return train
-        forced = set([discrete_columns] if isinstance(discrete_columns, str) else discrete_columns or ())
+        forced = set(discrete_columns or ())
         declared = metadata.generated_kinds() if metadata is not None else {}
         candidates = list(train.columns) if self.privacy == "strict" else sensitive
         protected = []

@@ -220,6 +220,9 @@ class Metadata:
                 if outside:
                     raise DataError(f"column {name!r} holds values not among its declared categories: "
                                     f"{outside[:5]}; add them to categories or fix the rows")
+            if entry.kind == "datetime" and entry.format is not None and column_kind(series) == "datetime":
+                raise DataError(f"column {name!r} already holds dates ({series.dtype}); leave out its format (a "
+                                "format is for dates held as text, which come back as text in that format)")
             if entry.kind == "datetime" and entry.format is None and column_kind(series) != "datetime":
                 raise DataError(f"column {name!r} is declared datetime but holds {series.dtype} values; give its "
                                 "format (e.g. \"format\": \"%d/%m/%Y\") or convert it with pandas.to_datetime")
@@ -228,7 +231,7 @@ class Metadata:
         """A copy of ``df`` with text datetimes of a declared format parsed (``df`` is not changed)."""
         parsed = {}
         for name, entry in self.columns.items():
-            if entry.kind == "datetime" and entry.format is not None and column_kind(df[name]) != "datetime":
+            if entry.kind == "datetime" and entry.format is not None:
                 text = df[name]
                 values = pd.to_datetime(text, format=entry.format, errors="coerce")
                 bad = values.isna() & text.notna()

@@ -108,6 +108,9 @@ def test_metadata_values_are_checked_against_the_table():
         SynthGAN(metadata={"columns": {"city": {"kind": "categorical", "categories": ["Berlin"]}}}, **FAST).fit(frame)
     with pytest.raises(DataError, match="'branch' is declared numeric"):
         SynthGAN(metadata={"columns": {"branch": {"kind": "numeric"}}}, **FAST).fit(frame)
+    with pytest.raises(DataError, match="'when' already holds dates"):
+        SynthGAN(metadata={"columns": {"when": {"kind": "datetime", "format": "%Y"}}}, **FAST).fit(
+            frame.assign(when=pd.Timestamp("2024-01-01")))
     with pytest.raises(DataError, match="'visit': .* do not match the format '%Y-%m-%d'"):
         SynthGAN(metadata={"columns": {"visit": {"kind": "datetime", "format": "%Y-%m-%d"}}}, **FAST).fit(frame)
 
