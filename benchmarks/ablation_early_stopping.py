@@ -1,11 +1,13 @@
-"""Ablation for issue #13: does early stopping on validation fidelity (with the best generator
-restored) beat training to the time budget?
+"""Ablations for issue #13: does early stopping on validation fidelity (with the best generator
+restored), or a moving average of the generator's weights, beat training to the time budget?
 
     python -m benchmarks.ablation_early_stopping --datasets adult --budget 120 --seeds 0 1 2
+    python -m benchmarks.ablation_early_stopping --variants baseline ema --out benchmarks/results/ablation_ema
 
 For each dataset and seed, on the same 80/20 split as ``benchmarks.run``: ``baseline`` is
 ``SynthGAN(max_time=BUDGET)``; ``val-es`` is the same with ``validation_size=0.1`` and
-``EarlyStopping(monitor="val_fidelity", patience=10)`` (best generator restored). Both sample as
+``EarlyStopping(monitor="val_fidelity", patience=10)`` (best generator restored); ``ema`` is the
+baseline with ``WeightAverage(decay=0.999)`` (the generator's moving average kept). All sample as
 many rows as the training table and are scored by ``synthgan.evaluation.evaluate`` against the
 holdout. One row per run is appended to ``OUT/ablation.csv`` as it finishes. Run it alone on the
 machine (2 cores: a parallel job slows every system).
@@ -22,15 +24,17 @@ from pathlib import Path
 from benchmarks.run import DATASETS_DIR, TARGETS, headline, load_split
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
-from synthgan.training import EarlyStopping
+from synthgan.training import EarlyStopping, WeightAverage
 
-VARIANTS = ("baseline", "val-es")
+VARIANTS = {
+    "baseline": dict,
+    "val-es": lambda: dict(validation_size=0.1, callbacks=[EarlyStopping(monitor="val_fidelity", patience=10)]),
+    "ema": lambda: dict(callbacks=[WeightAverage(decay=0.999)]),
+}
 
 
 def fit(variant: str, train, budget: float, seed: int) -> SynthGAN:
-    params = dict(epochs=100_000, max_time=budget, random_state=seed, verbose=False)
-    if variant == "val-es":
-        params.update(validation_size=0.1, callbacks=[EarlyStopping(monitor="val_fidelity", patience=10)])
+    params = dict(epochs=100_000, max_time=budget, random_state=seed, verbose=False, **VARIANTS[variant]())
     return SynthGAN(**params).fit(train)
 
 
@@ -39,6 +43,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["adult"])
     parser.add_argument("--budget", type=float, default=120.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["baseline", "val-es"])
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_es"))
     args = parser.parse_args()
@@ -51,7 +56,7 @@ def main() -> None:
         for name in args.datasets:
             for seed in args.seeds:
                 train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-                for variant in VARIANTS:
+                for variant in args.variants:
                     started = time.perf_counter()
                     model = fit(variant, train, args.budget, seed)
                     fit_s = time.perf_counter() - started

@@ -310,3 +310,35 @@ def test_validation_score_is_fast_on_adult(datasets):
     callback.on_epoch_end(state)
     assert time.perf_counter() - started < 1.0
     assert 0 < state.logs["val_fidelity"] <= 1
+
+
+class _Recorder(Callback):
+    """The generator's weights at the start and after every step."""
+
+    def on_fit_start(self, state):
+        self.start = self._weights(state)
+        self.seen = []
+
+    def on_step_end(self, state):
+        self.seen.append(self._weights(state))
+
+    @staticmethod
+    def _weights(state):
+        return {k: v.detach().clone() for k, v in state.model.networks()["generator"].state_dict().items()}
+
+
+def test_weight_average_leaves_the_moving_average_of_every_step_in_place():
+    from synthgan.training import WeightAverage
+
+    recorder = _Recorder()
+    model = SynthGAN(epochs=2, callbacks=[recorder, WeightAverage(decay=0.9)], **FAST).fit(make_mixed())
+    average = {k: v.clone() for k, v in recorder.start.items()}
+    for step, weights in enumerate(recorder.seen, start=1):
+        decay = min(0.9, (1 + step) / (10 + step))
+        for key, value in weights.items():
+            average[key] = average[key] * decay + value * (1 - decay) if value.is_floating_point() else value
+    assert len(recorder.seen) == 2 * (240 // 60)
+    final = model.model_.generator.state_dict()
+    for key, value in final.items():
+        assert torch.allclose(value.float(), average[key].float(), atol=1e-6), key
+    assert not torch.allclose(final["body.1.weight"], recorder.seen[-1]["body.1.weight"])  # not the last step's

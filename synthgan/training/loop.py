@@ -152,6 +152,7 @@ class Trainer:
         phases = self.model.phases()
         steps = int(self.strategy.agree(max(1, len(self.batches) // plan.batch_size), "min"))  # equal in every process
         watchers = [c for c in self.callbacks if type(c).on_after_backward is not Callback.on_after_backward]
+        stepped = [c for c in self.callbacks if type(c).on_step_end is not Callback.on_step_end]
 
         def after_backward() -> None:
             for callback in watchers:
@@ -181,6 +182,8 @@ class Trainer:
                         totals[phase.name] += self.strategy.run(phase, self.batches.draw(plan.batch_size),
                                                                 after_backward if watchers else None)
                 state.step += 1
+                for callback in stepped:
+                    callback.on_step_end(state)
             state.phase = None
             done = state.step - first_step
             for phase in phases:  # the mean over processes: a diverging process stops every process
