@@ -16,12 +16,11 @@ machine (2 cores: a parallel job slows every system).
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
-from benchmarks.run import DATASETS_DIR, TARGETS, headline, load_split
+from benchmarks.run import DATASETS_DIR, TARGETS, ResultRows, headline, load_split
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 from synthgan.training import EarlyStopping, WeightAverage
@@ -48,33 +47,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_es"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    args.out.mkdir(parents=True, exist_ok=True)
-    target_file = args.out / "ablation.csv"
-    fresh = not target_file.exists()
-    with target_file.open("a", newline="") as handle:
-        writer = None
-        for name in args.datasets:
-            for seed in args.seeds:
-                train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-                for variant in args.variants:
-                    started = time.perf_counter()
-                    model = fit(variant, train, args.budget, seed)
-                    fit_s = time.perf_counter() - started
-                    synthetic = model.sample(len(train))
-                    scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
-                                               random_state=seed), TARGETS[name])
-                    history = model.history_
-                    best = (int(history.loc[history["val_fidelity"].idxmax(), "epoch"])
-                            if "val_fidelity" in history else len(history))
-                    row = {"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
-                           "fit_s": round(fit_s, 1), "epochs": len(history), "kept_epoch": best, **scores}
-                    if writer is None:
-                        writer = csv.DictWriter(handle, fieldnames=list(row))
-                        if fresh:
-                            writer.writeheader()
-                    writer.writerow(row)
-                    handle.flush()
-                    print(row, flush=True)
+    results = ResultRows(args.out / "ablation.csv")
+    for name in args.datasets:
+        for seed in args.seeds:
+            train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
+            for variant in args.variants:
+                started = time.perf_counter()
+                model = fit(variant, train, args.budget, seed)
+                fit_s = time.perf_counter() - started
+                synthetic = model.sample(len(train))
+                scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
+                                           random_state=seed), TARGETS[name])
+                history = model.history_
+                best = (int(history.loc[history["val_fidelity"].idxmax(), "epoch"])
+                        if "val_fidelity" in history else len(history))
+                results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
+                                "fit_s": round(fit_s, 1), "epochs": len(history), "kept_epoch": best, **scores})
 
 
 if __name__ == "__main__":

@@ -15,15 +15,13 @@ appended to ``OUT/constraints.csv``; a rerun skips rows already there; ``--replo
 from __future__ import annotations
 
 import argparse
-import csv
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.run import DATASETS_DIR, TARGETS, headline, load_split, machine_description
+from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description,
+                            recorded_command)
 from synthgan import SynthGAN
 from synthgan.constraints import FixedCombinations
 from synthgan.evaluation import evaluate
@@ -33,38 +31,25 @@ METRICS = ("quality", "pair_trends", "tstr", "detection_auc", "broken", "epochs"
 
 
 def run(args: argparse.Namespace) -> None:
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "constraints.csv"
-    done = set()
-    if path.exists():
-        done = {(r.system, int(r.seed)) for r in pd.read_csv(path).itertuples()}
-    fresh = not path.exists()
-    with path.open("a", newline="") as handle:
-        writer = None
-        for seed in args.seeds:
-            train, holdout, _ = load_split("adult", args.datasets_dir, 50_000, seed)
-            seen = set(map(tuple, train[PAIR].drop_duplicates().to_numpy().tolist()))
-            for system, constraints in (("synthgan", None), ("synthgan-fixed", [FixedCombinations(PAIR)])):
-                if (system, seed) in done:
-                    continue
-                model = SynthGAN(epochs=100_000, max_time=args.budget, constraints=constraints, random_state=seed,
-                                 verbose=False).fit(train)
-                synthetic = model.sample(len(train))
-                scores = headline(evaluate(train, synthetic, target=TARGETS["adult"], holdout=holdout,
-                                           random_state=seed), TARGETS["adult"])
-                pairs = list(map(tuple, synthetic[PAIR].to_numpy().tolist()))
-                row = {"system": system, "seed": seed, "epochs": len(model.history_),
-                       "train_s": round(model.timings_["training_s"], 1),
-                       "broken": sum(p not in seen for p in pairs) / len(pairs),
-                       **{k: scores[k] for k in ("quality", "column_shapes", "pair_trends", "detection_auc",
-                                                 "tstr_metric", "tstr", "trtr", "mia_auc")}}
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(row))
-                    if fresh:
-                        writer.writeheader()
-                writer.writerow(row)
-                handle.flush()
-                print(row, flush=True)
+    results = ResultRows(args.out / "constraints.csv")
+    done = results.recorded("system", "seed")
+    for seed in args.seeds:
+        train, holdout, _ = load_split("adult", args.datasets_dir, 50_000, seed)
+        seen = set(map(tuple, train[PAIR].drop_duplicates().to_numpy().tolist()))
+        for system, constraints in (("synthgan", None), ("synthgan-fixed", [FixedCombinations(PAIR)])):
+            if (system, str(seed)) in done:
+                continue
+            model = SynthGAN(epochs=100_000, max_time=args.budget, constraints=constraints, random_state=seed,
+                             verbose=False).fit(train)
+            synthetic = model.sample(len(train))
+            scores = headline(evaluate(train, synthetic, target=TARGETS["adult"], holdout=holdout,
+                                       random_state=seed), TARGETS["adult"])
+            pairs = list(map(tuple, synthetic[PAIR].to_numpy().tolist()))
+            results.append({"system": system, "seed": seed, "epochs": len(model.history_),
+                            "train_s": round(model.timings_["training_s"], 1),
+                            "broken": sum(p not in seen for p in pairs) / len(pairs),
+                            **{k: scores[k] for k in ("quality", "column_shapes", "pair_trends", "detection_auc",
+                                                      "tstr_metric", "tstr", "trtr", "mia_auc")}})
 
 
 def report(out: Path, command: str) -> None:
@@ -89,8 +74,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if not args.replot:
         run(args)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    report(args.out, f"python -m benchmarks.constraints {' '.join(sys.argv[1:])} (commit {commit})")
+    report(args.out, recorded_command("benchmarks.constraints"))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import csv
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,17 +26,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from benchmarks.run import commit
 from synthgan import SynthGAN
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:
@@ -67,7 +61,7 @@ def main() -> None:
             est = SynthGAN(epochs=args.epochs, random_state=seed, verbose=False).fit(real)
             fit_s = time.perf_counter() - started
             seconds = est.history_["seconds"].to_numpy()
-            yield [args.label, _commit(), seed, len(seconds), round(float(seconds[0]), 4),
+            yield [args.label, commit(), seed, len(seconds), round(float(seconds[0]), 4),
                    round(float(seconds[1:].mean()), 4), round(fit_s, 2), torch.__version__,
                    torch.get_num_threads(), platform.processor() or os.uname().machine,
                    time.strftime("%Y-%m-%d %H:%M")]
@@ -114,7 +108,7 @@ def paired(args: argparse.Namespace) -> None:
             history = est.history_.iloc[2:]  # the first two epochs warm up
             frozen = float(history.loc[history["freeze"].astype(bool), "seconds"].mean())
             unfrozen = float(history.loc[~history["freeze"].astype(bool), "seconds"].mean())
-            yield [_commit(), seed, len(history) // 2, round(frozen, 4), round(unfrozen, 4),
+            yield [commit(), seed, len(history) // 2, round(frozen, 4), round(unfrozen, 4),
                    round(100 * (unfrozen - frozen) / unfrozen, 2), torch.__version__, torch.get_num_threads(),
                    time.strftime("%Y-%m-%d %H:%M")]
 

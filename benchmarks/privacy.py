@@ -22,7 +22,6 @@ machine (2 cores: a parallel job slows every system).
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
@@ -30,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.baselines import PrivateMarginals
-from benchmarks.run import DATASETS_DIR, TARGETS, headline, load_split, machine_description
+from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description,
+                            recorded_command)
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
@@ -45,58 +45,48 @@ def _done(path: Path) -> set[tuple]:
 
 
 def run(args: argparse.Namespace) -> None:
-    args.out.mkdir(parents=True, exist_ok=True)
     target_file = args.out / "privacy.csv"
+    results = ResultRows(target_file)
     done = _done(target_file)
-    fresh = not target_file.exists()
-    with target_file.open("a", newline="") as handle:
-        writer = None
-        for name in args.datasets:
-            for seed in args.seeds:
-                train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-                plan = [("synthgan-dp", e) for e in args.epsilons] + [("private-marginals", e) for e in args.epsilons]
-                plan.append(("synthgan", "none"))
-                dp_seconds: list[float] = []
-                for system, epsilon in plan:
-                    if (name, system, str(epsilon), seed) in done:
-                        continue
-                    started = time.perf_counter()
-                    privacy: dict = {}
-                    if system == "synthgan-dp":
-                        model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, random_state=seed,
-                                         verbose=False).fit(train)
-                        privacy = model.privacy_
-                        dp_seconds.append(model.timings_["training_s"])
-                    elif system == "private-marginals":
-                        model = PrivateMarginals(float(epsilon), random_state=seed).fit(train)
-                    else:
-                        if not dp_seconds:  # resumed run: take the recorded private training times
-                            recorded = pd.read_csv(target_file)
-                            mine = recorded[(recorded.dataset == name) & (recorded.seed == seed)
-                                            & (recorded.system == "synthgan-dp")]
-                            dp_seconds = mine["train_s"].tolist() or [60.0]
-                        model = SynthGAN(epochs=100_000, max_time=sum(dp_seconds) / len(dp_seconds),
-                                         random_state=seed, verbose=False).fit(train)
-                    fit_s = time.perf_counter() - started
-                    synthetic = model.sample(len(train))
-                    scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
-                                               random_state=seed), TARGETS[name])
-                    timings = getattr(model, "timings_", {})
-                    row = {"dataset": name, "system": system, "epsilon": epsilon, "seed": seed,
-                           "epsilon_spent": privacy.get("epsilon"), "delta": privacy.get("delta"),
-                           "noise_multiplier": privacy.get("noise_multiplier"), "steps": privacy.get("steps"),
-                           "epochs": len(model.history_) if hasattr(model, "history_") else None,
-                           "train_s": round(timings.get("training_s", fit_s), 1), "fit_s": round(fit_s, 1),
-                           **{k: scores[k] for k in ("quality", "column_shapes", "pair_trends", "detection_auc",
-                                                     "tstr_metric", "tstr", "trtr", "mia_auc", "dcr_median",
-                                                     "dcr_holdout_median", "exact_copy_rate")}}
-                    if writer is None:
-                        writer = csv.DictWriter(handle, fieldnames=list(row))
-                        if fresh:
-                            writer.writeheader()
-                    writer.writerow(row)
-                    handle.flush()
-                    print(row, flush=True)
+    for name in args.datasets:
+        for seed in args.seeds:
+            train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
+            plan = [("synthgan-dp", e) for e in args.epsilons] + [("private-marginals", e) for e in args.epsilons]
+            plan.append(("synthgan", "none"))
+            dp_seconds: list[float] = []
+            for system, epsilon in plan:
+                if (name, system, str(epsilon), seed) in done:
+                    continue
+                started = time.perf_counter()
+                privacy: dict = {}
+                if system == "synthgan-dp":
+                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, random_state=seed,
+                                     verbose=False).fit(train)
+                    privacy = model.privacy_
+                    dp_seconds.append(model.timings_["training_s"])
+                elif system == "private-marginals":
+                    model = PrivateMarginals(float(epsilon), random_state=seed).fit(train)
+                else:
+                    if not dp_seconds:  # resumed run: take the recorded private training times
+                        recorded = pd.read_csv(target_file)
+                        mine = recorded[(recorded.dataset == name) & (recorded.seed == seed)
+                                        & (recorded.system == "synthgan-dp")]
+                        dp_seconds = mine["train_s"].tolist() or [60.0]
+                    model = SynthGAN(epochs=100_000, max_time=sum(dp_seconds) / len(dp_seconds),
+                                     random_state=seed, verbose=False).fit(train)
+                fit_s = time.perf_counter() - started
+                synthetic = model.sample(len(train))
+                scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
+                                           random_state=seed), TARGETS[name])
+                timings = getattr(model, "timings_", {})
+                results.append({"dataset": name, "system": system, "epsilon": epsilon, "seed": seed,
+                       "epsilon_spent": privacy.get("epsilon"), "delta": privacy.get("delta"),
+                       "noise_multiplier": privacy.get("noise_multiplier"), "steps": privacy.get("steps"),
+                       "epochs": len(model.history_) if hasattr(model, "history_") else None,
+                       "train_s": round(timings.get("training_s", fit_s), 1), "fit_s": round(fit_s, 1),
+                       **{k: scores[k] for k in ("quality", "column_shapes", "pair_trends", "detection_auc",
+                                                 "tstr_metric", "tstr", "trtr", "mia_auc", "dcr_median",
+                                                 "dcr_holdout_median", "exact_copy_rate")}})
 
 
 def summarize(out: Path) -> pd.DataFrame:
@@ -173,11 +163,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if not args.replot:
         run(args)
-    import subprocess
-    import sys
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    report(args.out, f"python -m benchmarks.privacy {' '.join(sys.argv[1:])} (commit {commit})")
+    report(args.out, recorded_command("benchmarks.privacy"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ same holdout. Writes ``results.csv`` (tidy), ``results.md`` (tables, speed ratio
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -34,6 +35,44 @@ DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets
 TARGETS = {"adult": "income", "bank_marketing": "y", "diabetes130": "readmitted", "abalone": "Rings",
            "king_county_houses": "price", "german_credit": "class", "kddcup99_intrusion": "label"}
 logger = logging.getLogger("benchmarks.run")
+
+
+class ResultRows:
+    """One CSV of results: a row is appended (and printed) as each run finishes, the header once,
+    from the first row's keys; a rerun can skip the runs already recorded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def recorded(self, *keys: str) -> set[tuple]:
+        """The ``keys`` values of every recorded row (as text)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return set()
+        return {tuple(str(v) for v in row) for row in pd.read_csv(self.path)[list(keys)].itertuples(index=False)}
+
+    def append(self, row: dict) -> None:
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if fresh:
+                writer.writeheader()
+            writer.writerow(row)
+        print(row, flush=True)
+
+
+def commit() -> str:
+    """This checkout's short commit hash ("unknown" outside git)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def recorded_command(module: str) -> str:
+    """The command line that made a result, with the commit, for its summary."""
+    return f"python -m {module} {' '.join(sys.argv[1:])} (commit {commit()})"
 
 
 def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list]:

@@ -14,7 +14,6 @@ on the machine: on 2 cores, 2 processes share the cores one thread each.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-from benchmarks.run import DATASETS_DIR, load_split, machine_description
+from benchmarks.run import DATASETS_DIR, ResultRows, load_split, machine_description, recorded_command
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -52,31 +51,21 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "scaling.csv"
-    fresh = not path.exists()
-    with path.open("a", newline="") as handle:
-        writer = None
-        for seed in args.seeds:
-            for processes in args.processes:
-                command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                           str(processes), "-m", "benchmarks.scaling", "--worker", "--seed", str(seed),
-                           "--epochs", str(args.epochs), "--datasets-dir", str(args.datasets_dir)]
-                env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes))}
-                done = subprocess.run(command, capture_output=True, text=True, env=env)
-                line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-                if done.returncode != 0 or line is None:
-                    raise RuntimeError(f"{processes} processes, seed {seed} failed:\n{done.stderr[-3000:]}")
-                row = json.loads(line[len("RESULT "):])
-                row["rows_per_s"] = row["rows"] * row["epochs"] / row["training_s"]
-                row["threads_per_process"] = env["OMP_NUM_THREADS"]
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(row))
-                    if fresh:
-                        writer.writeheader()
-                writer.writerow(row)
-                handle.flush()
-                print(row, flush=True)
+    results = ResultRows(args.out / "scaling.csv")
+    for seed in args.seeds:
+        for processes in args.processes:
+            command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                       str(processes), "-m", "benchmarks.scaling", "--worker", "--seed", str(seed),
+                       "--epochs", str(args.epochs), "--datasets-dir", str(args.datasets_dir)]
+            env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes))}
+            done = subprocess.run(command, capture_output=True, text=True, env=env)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if done.returncode != 0 or line is None:
+                raise RuntimeError(f"{processes} processes, seed {seed} failed:\n{done.stderr[-3000:]}")
+            row = json.loads(line[len("RESULT "):])
+            row["rows_per_s"] = row["rows"] * row["epochs"] / row["training_s"]
+            row["threads_per_process"] = env["OMP_NUM_THREADS"]
+            results.append(row)
 
 
 def report(out: Path, command: str) -> None:
@@ -108,8 +97,7 @@ def main() -> None:
         return
     if not args.replot:
         run(args)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    report(args.out, f"python -m benchmarks.scaling {' '.join(sys.argv[1:])} (commit {commit})")
+    report(args.out, recorded_command("benchmarks.scaling"))
 
 
 if __name__ == "__main__":

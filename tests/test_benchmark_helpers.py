@@ -58,3 +58,16 @@ def test_plots_zoom_to_the_data_split_tstr_metrics_and_keep_the_legend_off_the_b
     assert [t.get_text() for t in axes[3].get_xticklabels()] == ["b"]  # R-squared only for the regression set
     assert not any(ax.get_legend() for ax in axes) and len(figure.legends) == 1  # one legend, outside the panels
     assert (tmp_path / "quality.png").stat().st_size > 0
+
+
+def test_result_rows_write_the_header_once_and_know_what_was_recorded(tmp_path, capsys):
+    from benchmarks.run import ResultRows
+
+    results = ResultRows(tmp_path / "out" / "r.csv")
+    assert results.recorded("system", "seed") == set()
+    results.append({"system": "a", "seed": 0, "score": 0.5})
+    ResultRows(tmp_path / "out" / "r.csv").append({"system": "b", "seed": 1, "score": 0.25})
+    lines = (tmp_path / "out" / "r.csv").read_text().splitlines()
+    assert lines == ["system,seed,score", "a,0,0.5", "b,1,0.25"]
+    assert results.recorded("system", "seed") == {("a", "0"), ("b", "1")}
+    assert "'system': 'b'" in capsys.readouterr().out
