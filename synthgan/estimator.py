@@ -31,7 +31,7 @@ from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
 from synthgan.training import (BatchSampler, Callback, Checkpoint, ProgressBar, TimeBudget, Trainer, TrainingPlan,
-                               ValidationScore, read_checkpoint)
+                               ValidationScore, WeightAverage, read_checkpoint)
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
@@ -48,7 +48,8 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
-                  "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share")
+                  "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
+                  "weight_average")
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters that are not written to model files (objects, or only about how a fit runs)
@@ -173,6 +174,10 @@ class SynthGAN(BaseEstimator):
         which :class:`synthgan.training.EarlyStopping` can monitor.
     validation_every : int, default=1
         Epochs between validation scores.
+    weight_average : float or None, default=None
+        Keep an exponential moving average of the generator's weights with this decay and use it
+        at the end of training (:class:`synthgan.training.WeightAverage`; about ``1 / (1 - decay)``
+        steps are averaged). None: the last step's generator.
     callbacks : list of synthgan.training.Callback or None, default=None
         Extra callbacks (e.g. ``Checkpoint``, ``EarlyStopping`` or your own); progress bar,
         time budget, validation and history are added from the other parameters.
@@ -262,6 +267,7 @@ class SynthGAN(BaseEstimator):
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
+        "weight_average": P.fraction().or_none(),
         "epsilon": P.positive().or_none(),
         "delta": P.fraction().or_none(),
         "max_grad_norm": P.positive(),
@@ -287,7 +293,8 @@ class SynthGAN(BaseEstimator):
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
-                 callbacks: list[Callback] | None = None, epsilon: float | None = None,
+                 weight_average: float | None = None, callbacks: list[Callback] | None = None,
+                 epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
                  statistics_share: float = 0.2, public_bounds: dict | None = None,
                  public_categories: dict | None = None, constraints: list[Constraint] | None = None,
@@ -313,6 +320,7 @@ class SynthGAN(BaseEstimator):
         self.max_time = max_time
         self.validation_size = validation_size
         self.validation_every = validation_every
+        self.weight_average = weight_average
         self.callbacks = callbacks
         self.epsilon = epsilon
         self.delta = delta
@@ -683,6 +691,8 @@ class SynthGAN(BaseEstimator):
             built.append(ProgressBar())
         if self.max_time is not None:
             built.append(TimeBudget(self.max_time))
+        if self.weight_average is not None:
+            built.append(WeightAverage(self.weight_average))
         if validation is not None:
             rng = np.random.default_rng(streams.seed_sequence("validation").spawn(1)[0])
             built.append(ValidationScore(validation, lambda n, r: generation.rows(n, None, r), rng,

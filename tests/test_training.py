@@ -342,3 +342,12 @@ def test_weight_average_leaves_the_moving_average_of_every_step_in_place():
     for key, value in final.items():
         assert torch.allclose(value.float(), average[key].float(), atol=1e-6), key
     assert not torch.allclose(final["body.1.weight"], recorder.seen[-1]["body.1.weight"])  # not the last step's
+
+
+def test_the_weight_average_parameter_installs_the_average_and_is_checked():
+    plain = SynthGAN(epochs=2, **FAST).fit(make_mixed())
+    averaged = SynthGAN(epochs=2, weight_average=0.9, **FAST).fit(make_mixed())
+    assert not torch.equal(plain.model_.generator.body[-1].weight, averaged.model_.generator.body[-1].weight)
+    assert clone(averaged).get_params()["weight_average"] == 0.9
+    with pytest.raises(SynthGANError, match="weight_average"):
+        SynthGAN(weight_average=1.5, **FAST).fit(make_mixed())
