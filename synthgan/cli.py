@@ -186,9 +186,11 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
     frame = read_table(input_path, encoding, fmt=fmt, shard=(ctx.rank, ctx.world_size) if ctx.distributed else None)
     model = _fit(frame, model_name, epochs, max_time, discrete, seed, device, quiet or not ctx.is_main,
                  metadata_path, privacy_mode, **privacy)
+    if ctx.is_main:  # rank 0 writes the model file and reports; the others wait for it
+        model.save(output, overwrite=force)
+    distributed.barrier(ctx)
     if not ctx.is_main:
-        return  # rank 0 writes the model file and reports
-    model.save(output, overwrite=force)
+        return
     if model.privacy_ is not None:
         click.echo(_privacy_line(model.privacy_), err=True)
     if not quiet:

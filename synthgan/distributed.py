@@ -21,6 +21,7 @@ What is shared and how (see :class:`DistributedStrategy` and ``SynthGAN.fit``):
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
@@ -87,8 +88,20 @@ def ensure_initialized(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
     except (RuntimeError, ValueError) as exc:
         raise SynthGANError(f"could not join the process group ({backend}, rank {ctx.rank} of {ctx.world_size}): "
                             f"{str(exc).splitlines()[0]}; start every process with torchrun") from None
+    atexit.register(_leave)  # a group left undestroyed at exit can abort the process in its C++ threads
     logger.info("rank %d of %d joined the %s process group", ctx.rank, ctx.world_size, backend)
     return ctx
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: Context) -> None:
+    """Wait for every process (e.g. before exiting, so none leaves while another still works)."""
+    if ctx.distributed and dist.is_initialized():
+        dist.barrier()
 
 
 def device_for(ctx: Context, requested: torch.device) -> torch.device:

@@ -174,10 +174,12 @@ class SynthGAN(BaseEstimator):
         which :class:`synthgan.training.EarlyStopping` can monitor.
     validation_every : int, default=1
         Epochs between validation scores.
-    weight_average : float or None, default=None
+    weight_average : float or None, default=0.999
         Keep an exponential moving average of the generator's weights with this decay and use it
         at the end of training (:class:`synthgan.training.WeightAverage`; about ``1 / (1 - decay)``
-        steps are averaged). None: the last step's generator.
+        steps are averaged): on adult and king_county_houses it raised sdmetrics quality by 0.026
+        and 0.019 at equal time, TSTR within noise (benchmarks/README.md). None: the last step's
+        generator.
     callbacks : list of synthgan.training.Callback or None, default=None
         Extra callbacks (e.g. ``Checkpoint``, ``EarlyStopping`` or your own); progress bar,
         time budget, validation and history are added from the other parameters.
@@ -293,7 +295,7 @@ class SynthGAN(BaseEstimator):
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
-                 weight_average: float | None = None, callbacks: list[Callback] | None = None,
+                 weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
                  statistics_share: float = 0.2, public_bounds: dict | None = None,

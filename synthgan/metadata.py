@@ -203,6 +203,9 @@ class Metadata:
     def check(self, df: pd.DataFrame) -> None:
         """Raise :class:`DataError` for a column that is not in ``df`` or whose values contradict its
         entry (the message names the column and the fix)."""
+        if not df.columns.is_unique:
+            repeated = df.columns[df.columns.duplicated()].tolist()
+            raise DataError(f"column names must be unique; repeated: {repeated}. Rename them before fit")
         unknown = [name for name in self.columns if name not in df.columns]
         if unknown:
             raise DataError(f"metadata names columns not in the table: {unknown}; columns: {list(df.columns)[:20]}")
@@ -336,8 +339,8 @@ def with_text_dates(metadata: Metadata | None, df: pd.DataFrame, skip: Iterable 
     """``metadata`` (or a new one) with an entry for every text column of ``df`` that parses as dates
     in one format and that neither ``metadata`` nor ``skip`` names: such columns are modelled as
     dates and written back as text in their format, with or without metadata."""
-    if not isinstance(df, pd.DataFrame):
-        return metadata
+    if not isinstance(df, pd.DataFrame) or not df.columns.is_unique or isinstance(df.columns, pd.MultiIndex):
+        return metadata  # fit refuses such tables with its own message
     named = set(skip) | set(metadata.columns if metadata is not None else ())
     found = {}
     for name in df.columns:

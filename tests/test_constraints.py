@@ -176,7 +176,8 @@ def test_bounds_clip_what_private_ranges_let_through():
     assert (free.sample(3000)["amount"] > 90).any()
     bounded = fit(frame, [Inequality("start", "end"), Bounds("amount", 10, 90)], epsilon=10.0, epochs=1)
     out = bounded.sample(3000)
-    assert out["amount"].between(10, 90).all() and (out["start"] <= out["end"]).all()
+    both = out["start"].notna() & out["end"].notna()  # the private missing rates are noisy: 'end' may be missing
+    assert out["amount"].between(10, 90).all() and (out.loc[both, "start"] <= out.loc[both, "end"]).all()
     assert list(out.dtypes) == list(frame.dtypes)
 
 
