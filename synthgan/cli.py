@@ -189,6 +189,7 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
     if ctx.is_main:  # rank 0 writes the model file and reports; the others wait for it
         model.save(output, overwrite=force)
     distributed.barrier(ctx)
+    distributed.leave()
     if not ctx.is_main:
         return
     if model.privacy_ is not None:

@@ -88,13 +88,14 @@ def ensure_initialized(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
     except (RuntimeError, ValueError) as exc:
         raise SynthGANError(f"could not join the process group ({backend}, rank {ctx.rank} of {ctx.world_size}): "
                             f"{str(exc).splitlines()[0]}; start every process with torchrun") from None
-    atexit.register(_leave)  # a group left undestroyed at exit can abort the process in its C++ threads
+    atexit.register(leave)  # a group left undestroyed at exit can abort the process in its C++ threads
     logger.info("rank %d of %d joined the %s process group", ctx.rank, ctx.world_size, backend)
     return ctx
 
 
-def _leave() -> None:
-    if dist.is_initialized():
+def leave() -> None:
+    """Leave the process group (every process, after its last collective)."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
