@@ -34,7 +34,8 @@ class Callback:
     Hooks: ``on_fit_start``, ``on_epoch_start``, ``on_after_backward`` (after each phase's
     ``backward``, before clipping and the optimizer step; ``state.phase`` names the phase),
     ``on_step_end`` (after every phase of a step has stepped), ``on_epoch_end`` and ``on_fit_end``.
-    In ``on_fit_start`` a callback resets whatever it keeps per fit; on resume the checkpointed state is loaded after that.
+    In ``on_fit_start`` a callback resets whatever it keeps per fit; on resume the checkpointed state
+    is loaded after that.
     """
 
     order: ClassVar[int] = 0
