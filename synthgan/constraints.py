@@ -29,6 +29,7 @@ from synthgan.errors import DataError
 from synthgan.transform.categories import _native
 from synthgan.transform.columns import (ColumnSpec, _datetime_step, column_kind, continuous_values, dtype_name,
                                         restore_dtype)
+from synthgan.transform.transformer import _spec_from_json, _spec_json
 
 __all__ = ["Bounds", "Constraint", "FixedCombinations", "Inequality", "RowFilter", "Constraints",
            "constraint_from_json"]
@@ -121,17 +122,11 @@ def _spec(series: pd.Series) -> ColumnSpec:
                       has_nulls=bool(series.isna().any()), **extra)
 
 
-def _spec_json(spec: ColumnSpec) -> dict:
-    data = {"name": spec.name, "kind": spec.kind, "dtype": spec.dtype}
-    if spec.categories is not None:
-        data.update(categories=list(spec.categories), ordered=spec.ordered)
-    return data
-
-
-def _spec_from_json(data: Mapping[str, Any]) -> ColumnSpec:
-    categories = tuple(data["categories"]) if data.get("categories") is not None else None
-    return ColumnSpec(name=data["name"], kind=data["kind"], dtype=data["dtype"], has_nulls=True,
-                      categories=categories, ordered=bool(data.get("ordered", False)))
+def _restored(frame: pd.DataFrame, values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> pd.Series:
+    """``values`` as ``spec``'s column, on ``frame``'s index."""
+    restored = restore_dtype(values, spec, levels)
+    restored.index = frame.index
+    return restored
 
 
 class Inequality(Constraint):
@@ -200,9 +195,7 @@ class Inequality(Constraint):
         else:
             high = low + np.maximum(gap, smallest)
         out = frame.copy()
-        restored = restore_dtype(high, self.high_spec_)
-        restored.index = frame.index
-        out[self.high_column] = restored
+        out[self.high_column] = _restored(frame, high, self.high_spec_)
         return out
 
     def original_columns(self) -> dict:
@@ -283,9 +276,7 @@ class Bounds(Constraint):
         if np.array_equal(clipped, values, equal_nan=True):
             return frame
         out = frame.copy()
-        restored = restore_dtype(clipped, self.spec_)
-        restored.index = frame.index
-        out[self.column] = restored
+        out[self.column] = _restored(frame, clipped, self.spec_)
         return out
 
     def to_json(self) -> dict:
@@ -373,9 +364,7 @@ class FixedCombinations(Constraint):
             values[:] = [self.combinations_[int(c)][position] for c in codes]
             if spec.kind in ("integer", "numeric"):
                 values = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-            restored = restore_dtype(values, spec, tuple(c[position] for c in self.combinations_))
-            restored.index = frame.index
-            out[spec.name] = restored
+            out[spec.name] = _restored(frame, values, spec, tuple(c[position] for c in self.combinations_))
         return out
 
     def original_columns(self) -> dict:

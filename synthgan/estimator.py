@@ -35,8 +35,7 @@ from synthgan.training import (BatchSampler, Callback, Checkpoint, ProgressBar, 
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
-from synthgan.transform import identifiers
-from synthgan.transform.columns import column_kind, continuous_values
+from synthgan.transform.columns import column_kind, continuous_values, identifier_kind
 from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
@@ -566,8 +565,8 @@ class SynthGAN(BaseEstimator):
             if name not in train.columns:
                 continue
             series = train[name]
-            identifier = declared[name] if name in declared else (None if name in forced else identifiers.detect(series))
-            if identifier is None and column_kind(series, name in forced) == "categorical":
+            if identifier_kind(series, name in forced, declared) is None and \
+                    column_kind(series, name in forced) == "categorical":
                 protected.append(name)
         protected_train, replaced = protect_rare_levels(train, protected, self.rare_threshold,
                                                         streams.numpy("rare"))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,7 +368,3 @@ def as_metadata(value: Metadata | Mapping | str | Path | None) -> Metadata | Non
         return Metadata.load(value)
     raise DataError(f"metadata must be a synthgan.Metadata, its dict or a JSON file path, got {type(value).__name__}")
 
-
-def merge_columns(first: Sequence | None, second: Sequence) -> list | None:
-    merged = list(dict.fromkeys(list(first or ()) + list(second)))
-    return merged or None

@@ -284,10 +284,7 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         if null_mask.all():
             raise DataError(f"column {name!r} is entirely missing; drop it before fit")
         kind = column_kind(series, name in forced)
-        if declared is not None and name in declared:
-            sensitive = _declared_identifier(series, declared[name])
-        else:
-            sensitive = None if name in forced else identifiers.detect(series)
+        sensitive = identifier_kind(series, name in forced, declared)
         if sensitive is not None:
             plan = _generation_plan(series, sensitive, null_mask) if exact else _private_plan(series, sensitive)
             specs.append(ColumnSpec(name=name, kind=kind, dtype=dtype_name(series.dtype),
@@ -330,11 +327,17 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
     return specs
 
 
-def _declared_identifier(series: pd.Series, kind: str | None) -> str | None:
-    if kind != "id":
-        return kind
-    integer = pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
-    return "id-integer" if integer else "id-text"
+def identifier_kind(series: pd.Series, forced_discrete: bool = False,
+                    declared: Mapping[object, str | None] | None = None) -> str | None:
+    """The identifier or personal-data kind of a column (see :func:`identifiers.detect`), or None: a
+    kind declared in metadata wins, then a column named in ``discrete_columns`` is never one."""
+    if declared is not None and series.name in declared:
+        kind = declared[series.name]
+        if kind != "id":
+            return kind
+        integer = pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+        return "id-integer" if integer else "id-text"
+    return None if forced_discrete else identifiers.detect(series)
 
 
 def _private_plan(series: pd.Series, kind: str) -> dict:
