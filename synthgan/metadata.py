@@ -349,7 +349,8 @@ def with_text_dates(metadata: Metadata | None, df: pd.DataFrame, skip: Iterable 
                 or pd.api.types.infer_dtype(series, skipna=True) != "string":
             continue
         fmt = _looks_like_dates(series)
-        if fmt is not None:
+        # the sample parses; only a column whose every value does is taken for dates (else it stays text)
+        if fmt is not None and pd.to_datetime(series.dropna(), format=fmt, errors="coerce").notna().all():
             found[name] = ColumnMetadata("datetime", format=fmt, reason=f"text that parses as dates ({fmt})")
     if not found:
         return metadata

@@ -185,3 +185,10 @@ def test_cli_csv_with_dates_email_and_id_needs_no_metadata_and_inspect_writes_it
     assert "constraint: Bounds(column='amount'" in info.output and "metadata:" in info.output
     bad = runner.invoke(main, ["fit", str(data), "-o", str(tmp_path / "x.synthgan"), "--metadata", str(data)])
     assert bad.exit_code != 0 and "not valid JSON" in bad.output
+
+
+def test_text_dates_with_a_value_that_is_no_date_stay_text_without_metadata():
+    frame = people()
+    frame.loc[frame.index[-1], "visit"] = "unknown"  # after the rows the format is guessed from
+    model = quiet(SynthGAN(**FAST).fit, pd.concat([frame] * 3, ignore_index=True))
+    assert {s.name: s.kind for s in model.transformer_.specs_}["visit"] == "categorical"
