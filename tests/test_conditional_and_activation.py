@@ -47,6 +47,19 @@ def test_gumbel_noise_is_seeded_by_the_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_decoding_rows_pick_the_same_slots_as_the_gumbel_softmax():
+    """Sampling skips the softmax: with the same noise, argmax per span and the tanh scalars agree."""
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    raw = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0)) * 3
+    soft = act(raw, 0.2, torch.Generator().manual_seed(7))
+    ready = act.for_decoding(raw.clone(), torch.Generator().manual_seed(7))
+    assert torch.allclose(ready[:, 0], soft[:, 0])
+    for start, stop in [(1, 4), (4, 6), (6, 10)]:
+        assert torch.equal(ready[:, start:stop].argmax(1), soft[:, start:stop].argmax(1))
+    # the noise matters: without it every row would pick the largest raw score
+    assert not torch.equal(ready[:, 6:10].argmax(1), raw[:, 6:10].argmax(1))
+
+
 def test_condition_loss_is_cross_entropy_of_the_requested_span():
     act = SpanActivation(LAYOUT, torch.device("cpu"))
     raw = torch.randn(3, 10, generator=torch.Generator().manual_seed(0))

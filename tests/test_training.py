@@ -150,6 +150,24 @@ def test_generator_phase_leaves_critic_gradients_alone():
     assert all(p.requires_grad for p in model.critic.parameters())  # unfrozen again after the phase
 
 
+def test_generator_inference_path_equals_the_evaluation_forward():
+    """Sampling's generator path (batch norm folded, no concatenation, blocks of rows) computes the
+    same function as eval() + forward, for a row count that is not a multiple of the block."""
+    from synthgan.models.networks import Generator
+
+    torch.manual_seed(0)
+    net = Generator(12, (16, 8, 4), 7)
+    for _ in range(3):  # move the batch-norm running statistics away from their initial values
+        net(torch.randn(64, 12) * 2 + 1)
+    net.eval()
+    x = torch.randn(1001, 12)
+    with torch.no_grad():
+        expected = net(x)
+    got = net.infer(x, block_rows=256)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
 def test_strategy_clips_gradients():
     model, batches = _model_and_batches()
     strategy = Strategy(max_grad_norm=1e-3)

@@ -54,6 +54,20 @@ class SpanActivation:
         soft = self.segment_log_softmax(logits / tau).exp()
         return torch.where(self.tanh_mask, torch.tanh(raw), soft)
 
+    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Rows ready to decode, in place of ``raw``: tanh scalars and, in every one-hot span,
+        ``raw`` plus Gumbel noise.
+
+        The decoder reads a span by its argmax, and the argmax of ``raw + gumbel`` is the argmax of
+        the Gumbel-softmax at any temperature (a draw from the span's softmax), so sampling needs
+        neither the softmax nor the temperature (Gumbel-max trick).
+        """
+        scalars = torch.tanh(raw[:, self.tanh_mask])
+        noise = torch.rand(raw.shape, generator=generator, device=raw.device, dtype=raw.dtype)
+        raw.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel
+        raw[:, self.tanh_mask] = scalars
+        return raw
+
     def condition_loss(self, raw: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the generated spans against the categories the rows were conditioned on.
 

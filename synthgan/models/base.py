@@ -116,7 +116,8 @@ class TabularModel(ABC):
 
     @abstractmethod
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Activated rows for the given conditional vectors, one row per vector row."""
+        """Rows for the given conditional vectors (one per vector row), ready to decode: scalar
+        columns as encoded values and one-hot spans as scores whose argmax is the sampled slot."""
 
     @abstractmethod
     def weights(self) -> dict[str, torch.Tensor]:

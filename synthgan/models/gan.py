@@ -180,12 +180,8 @@ class AdversarialModel(TabularModel):
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            return self._fake(condition, generator)[1]
-        finally:
-            self.generator.train(was_training)
+        noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
+        return self.activation.for_decoding(self.generator.infer(noise), generator)
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}

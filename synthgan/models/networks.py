@@ -37,6 +37,44 @@ class Generator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    @torch.no_grad()
+    def infer(self, x: torch.Tensor, block_rows: int | None = None) -> torch.Tensor:
+        """``forward`` in evaluation mode without autograd, for sampling: same function, less work.
+
+        Each batch norm is folded into its linear layer (in evaluation mode it is an affine map),
+        and the residual concatenations are replaced by one preallocated buffer per block of rows
+        that every layer writes its slice of, so no activations are copied. Rows are processed
+        in blocks of ``block_rows`` (default: 4,096 on the CPU, where it keeps the working set in
+        cache; all rows at once on an accelerator). Equal to
+        ``eval()`` + ``forward`` up to floating-point rounding (tested).
+        """
+        *residuals, head = self.body
+        folded = []
+        for layer in residuals:
+            norm = layer.norm
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            weight = (layer.linear.weight * scale[:, None]).T
+            bias = (layer.linear.bias - norm.running_mean) * scale + norm.bias
+            folded.append((weight, bias))
+        n, width = x.shape
+        if block_rows is None:
+            block_rows = 4096 if x.device.type == "cpu" else max(n, 1)
+        total = width + sum(w.shape[1] for w, _ in folded)
+        out = x.new_empty((n, head.out_features))
+        buffer = x.new_empty((min(n, block_rows), total))
+        head_weight = head.weight.T
+        for first in range(0, n, block_rows):
+            rows = min(block_rows, n - first)
+            view = buffer[:rows]
+            start = total - width
+            view[:, start:].copy_(x[first:first + rows])
+            for weight, bias in folded:  # layer k reads [h_{k-1}, ..., h_1, x] and writes h_k before it
+                size = weight.shape[1]
+                torch.relu_(torch.addmm(bias, view[:, start:], weight, out=view[:, start - size:start]))
+                start -= size
+            torch.addmm(head.bias, view, head_weight, out=out[first:first + rows])
+        return out
+
 
 class SeededDropout(nn.Module):
     """Dropout that draws its mask from an explicit generator, so training never reads global RNG state."""
