@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import secrets
@@ -36,6 +35,7 @@ from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
 from synthgan.transform.columns import column_kind, continuous_values, identifier_kind
+from synthgan.transform.encoded import EncodedRows, onehot_starts, slot_dtype
 from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
@@ -501,7 +501,7 @@ class SynthGAN(BaseEstimator):
         self._sample_rng = streams.numpy("sampling")
         return self
 
-    def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: np.ndarray,
+    def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: EncodedRows,
                codes: np.ndarray, counts: list, generation: _Generation, streams: RandomStreams,
                device: torch.device, checkpoint: dict | None, budget: PrivacyBudget | None,
                secret: RandomStreams, ctx: D.Context = D.Context()) -> tuple[list[dict], Strategy]:
@@ -631,7 +631,7 @@ class SynthGAN(BaseEstimator):
 
     def _fit_transformer(self, train: pd.DataFrame, streams: RandomStreams, discrete_columns: Iterable[str] | None,
                          budget: PrivacyBudget | None = None, metadata: Metadata | None = None,
-                         ctx: D.Context = D.Context()) -> tuple[DataTransformer, np.ndarray]:
+                         ctx: D.Context = D.Context()) -> tuple[DataTransformer, EncodedRows]:
         rng = streams.numpy("transform")
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
         private = None
@@ -660,13 +660,14 @@ class SynthGAN(BaseEstimator):
         self._check_memory(transformer, len(train))
         if budget is not None:  # rows holding a level that was not released get a released one
             train = conform(train, transformer.specs_, transformer.states_, rng)
-        return transformer, transformer.transform(train, rng)
+        return transformer, transformer.encode(train, rng)
 
     def _check_memory(self, transformer: DataTransformer, n_rows: int) -> None:
         """Refuse, before allocating, a fit whose encoded table and networks cannot fit in memory."""
         layout = transformer.layout_
         need = model_class(self.model).training_bytes(layout, self._model_params())
-        need += n_rows * layout.dim * 4 + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
+        compact = len(layout.tanh_index) * 4 + len(onehot_starts(layout)) * slot_dtype(layout).itemsize
+        need += n_rows * compact + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
         have = available_memory()
         if have is None or need <= 0.5 * have:  # activations, temporaries and the allocator need the rest
             return
@@ -703,12 +704,11 @@ class SynthGAN(BaseEstimator):
             given = [c for c in given if not isinstance(c, Checkpoint)]
         return built + given
 
-    def _describe_run(self, streams: RandomStreams, encoded: np.ndarray, device: torch.device) -> dict:
+    def _describe_run(self, streams: RandomStreams, encoded: EncodedRows, device: torch.device) -> dict:
         names = _RESUME_PARAMS + tuple(model_class(self.model).parameters)
         params = {k: _json_value(getattr(self, k)) for k in names}
         return {"entropy": streams.entropy, "params": params, "device_type": device.type,
-                "data_sha256": hashlib.sha256(np.ascontiguousarray(encoded).tobytes()).hexdigest(),
-                "rows": int(encoded.shape[0])}
+                "data_sha256": encoded.sha256(), "rows": len(encoded)}
 
     @staticmethod
     def _check_resumable(saved: dict, current: dict) -> None:

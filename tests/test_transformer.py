@@ -186,3 +186,42 @@ def test_date_objects_and_csv_date_columns_are_modelled_as_dates(tmp_path):
     assert result.exit_code == 0, result.output
     info = CliRunner().invoke(main, ["info", str(tmp_path / "m.synthgan")], catch_exceptions=False)
     assert "visit_date: datetime (object)" in info.output
+
+
+def test_compact_rows_expand_to_the_dense_rows_in_training_batches(mixed):
+    """Training keeps the encoded table compact (a float per scalar span, a slot per one-hot span)
+    and expands each batch on the device: the batches are the dense matrix's rows, the table takes
+    a fraction of the dense bytes, and the checkpoint hash is the dense matrix's."""
+    import hashlib
+
+    import torch
+
+    from synthgan.conditional import ConditionSampler
+    from synthgan.training.batches import BatchSampler
+
+    rng = np.random.default_rng(0)
+    transformer = DataTransformer().fit(mixed, rng)
+    compact = transformer.encode(mixed, np.random.default_rng(1))
+    dense = transformer.transform(mixed, np.random.default_rng(1))
+    layout = transformer.layout_
+    assert dense.shape == compact.shape == (len(mixed), layout.dim)
+    # an independent check of the dense matrix: the scalar columns and one 1 per one-hot span
+    assert np.array_equal(dense[:, layout.tanh_index], compact.values)
+    for span in layout.spans:
+        if span.activation == "softmax":
+            block = dense[:, span.start:span.stop]
+            assert np.array_equal(block.sum(axis=1), np.ones(len(mixed)))
+            assert np.array_equal(block.argmax(axis=1), compact.slots_of(span))
+    assert compact.nbytes < dense.nbytes / 3
+    assert compact.sha256() == hashlib.sha256(dense.tobytes()).hexdigest()
+    codes = transformer.category_codes(compact)
+    assert np.array_equal(codes, transformer.category_codes(dense))
+
+    counts = [np.bincount(codes[:, k], minlength=s.width) for k, s in enumerate(layout.condition_spans)]
+    draws = []
+    for data in (compact, dense):
+        sampler = BatchSampler(data, ConditionSampler(counts, codes, True), torch.device("cpu"),
+                               np.random.default_rng(5))
+        draws.append(sampler.draw(64))
+    assert torch.equal(draws[0].real, draws[1].real)
+    assert torch.equal(draws[0].condition, draws[1].condition)

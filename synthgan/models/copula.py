@@ -30,6 +30,7 @@ from synthgan.layout import TableLayout
 from synthgan.models.base import Phase, TabularModel, register_model
 from synthgan.streams import RandomStreams
 from synthgan.transform.columns import continuous_values
+from synthgan.transform.encoded import EncodedRows
 from synthgan.transform.modes import ModeState, encode_modes
 
 QUANTILES = 257  # points of each number column's stored quantile function
@@ -68,7 +69,7 @@ class GaussianCopulaModel(TabularModel):
     def setup_training(self, streams: RandomStreams) -> None:
         self._rng = streams.numpy("init")
 
-    def fit_table(self, frame: pd.DataFrame, encoded: np.ndarray) -> None:
+    def fit_table(self, frame: pd.DataFrame, encoded: EncodedRows) -> None:
         """Fit the marginals and the latent correlation from the training rows."""
         layout, transformer, rng = self.layout, self.transformer, self._rng
         n = len(frame)
@@ -83,7 +84,7 @@ class GaussianCopulaModel(TabularModel):
             keys = np.where(present, values, np.inf)  # missing at the top of the CDF
             scores.append(self._normal_scores(keys, rng))
         for span in _category_spans(layout):
-            slots = encoded[:, span.start:span.stop].argmax(axis=1)
+            slots = encoded.slots_of(span).astype(np.int64)
             counts = np.bincount(slots, minlength=span.width).astype(np.float64)
             probs.append(counts / counts.sum())
             rank_of_slot = np.argsort(np.argsort(-counts, kind="stable"), kind="stable")

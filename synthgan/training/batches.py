@@ -7,6 +7,7 @@ import torch
 
 from synthgan.conditional import ConditionSampler
 from synthgan.models.base import Batch
+from synthgan.transform.encoded import EncodedRows
 
 
 class BatchSampler:
@@ -14,8 +15,9 @@ class BatchSampler:
 
     Parameters
     ----------
-    data : ndarray (n_rows, dim)
-        Encoded training rows.
+    data : EncodedRows or ndarray (n_rows, dim)
+        Encoded training rows: compact (kept compact on ``device``, each batch expanded to dense
+        rows) or a dense matrix.
     sampler : ConditionSampler or None
         Condition sampler with row codes; ``None`` (or a table without condition spans) draws rows
         uniformly and gives zero-width conditional vectors.
@@ -24,9 +26,9 @@ class BatchSampler:
         The ``batches`` stream.
     """
 
-    def __init__(self, data: np.ndarray, sampler: ConditionSampler | None, device: torch.device,
+    def __init__(self, data: EncodedRows | np.ndarray, sampler: ConditionSampler | None, device: torch.device,
                  rng: np.random.Generator):
-        self.data = torch.as_tensor(data, device=device)
+        self.data = data.to(device) if isinstance(data, EncodedRows) else torch.as_tensor(data, device=device)
         self.sampler = sampler if sampler is not None and sampler.n_spans else None
         self.device = device
         self.rng = rng
@@ -72,7 +74,7 @@ class PoissonBatchSampler(BatchSampler):
 
     Parameters
     ----------
-    data : ndarray (n_rows, dim)
+    data : EncodedRows or ndarray (n_rows, dim)
     codes : ndarray (n_rows, n_condition_spans)
         Each row's slot in every condition span.
     sampler : ConditionSampler or None
@@ -82,7 +84,7 @@ class PoissonBatchSampler(BatchSampler):
     rng : numpy Generator
     """
 
-    def __init__(self, data: np.ndarray, codes: np.ndarray, sampler: ConditionSampler | None, sample_rate: float,
+    def __init__(self, data: EncodedRows | np.ndarray, codes: np.ndarray, sampler: ConditionSampler | None, sample_rate: float,
                  device: torch.device, rng: np.random.Generator):
         super().__init__(data, sampler, device, rng)
         self.codes = codes

@@ -19,6 +19,7 @@ from synthgan.transform import identifiers
 from synthgan.transform.categories import (CategoryState, decode_categories, encode_categories,
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
+from synthgan.transform.encoded import EncodedRows, onehot_starts, slot_dtype
 from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes
 
 ColumnState = Union[ModeState, CategoryState]
@@ -112,32 +113,42 @@ class DataTransformer:
     # ------------------------------------------------------------------ encoding
     def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """Encode ``df`` (same columns as in fit) as a float32 matrix of width ``layout_.dim``."""
+        return self.encode(df, rng).dense()
+
+    def encode(self, df: pd.DataFrame, rng: np.random.Generator) -> EncodedRows:
+        """Encode ``df`` (same columns as in fit) compactly: the rows :meth:`transform` gives, as one
+        float per scalar span and one slot per one-hot span (what training stores)."""
         missing = [s.name for s in self.specs_ if s.name not in df.columns]
         if missing:
             raise DataError(f"columns seen in fit are missing: {missing}")
-        out = np.zeros((len(df), self.layout_.dim), dtype=np.float32)
-        rows = np.arange(len(df))
+        layout = self.layout_
+        values = np.zeros((len(df), len(layout.tanh_index)), dtype=np.float32)
+        slots = np.zeros((len(df), len(onehot_starts(layout))), dtype=slot_dtype(layout))
+        value_col, slot_col = 0, 0
         for spec, state in zip(self.specs_, self.states_):
-            spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
             if isinstance(state, ModeState):
-                values = continuous_values(df[spec.name], spec.kind)
-                null = np.isnan(values)
-                alpha, mode = encode_modes(state, np.where(null, state.loc, values), rng)
+                column = continuous_values(df[spec.name], spec.kind)
+                null = np.isnan(column)
+                alpha, mode = encode_modes(state, np.where(null, state.loc, column), rng)
                 alpha[null] = 0.0
-                out[:, spans["value"].start] = alpha
-                out[rows, spans["mode"].start + mode] = 1.0
-                if "missing" in spans:
-                    out[rows, spans["missing"].start + null.astype(np.int64)] = 1.0
+                values[:, value_col] = alpha
+                slots[:, slot_col] = mode
+                value_col, slot_col = value_col + 1, slot_col + 1
+                if spec.has_nulls:
+                    slots[:, slot_col] = null
+                    slot_col += 1
             else:
                 try:
-                    codes = encode_categories(state, df[spec.name])
+                    slots[:, slot_col] = encode_categories(state, df[spec.name])
                 except ValueError as exc:
                     raise DataError(f"column {spec.name!r}: {exc}") from None
-                out[rows, spans["category"].start + codes] = 1.0
-        return out
+                slot_col += 1
+        return EncodedRows(layout, values, slots)
 
-    def category_codes(self, encoded: np.ndarray) -> np.ndarray:
+    def category_codes(self, encoded: np.ndarray | EncodedRows) -> np.ndarray:
         """Slot of each row in every condition span, shape ``(n_rows, n_condition_spans)``."""
+        if isinstance(encoded, EncodedRows):
+            return encoded.condition_codes()
         spans = self.layout_.condition_spans
         codes = np.zeros((encoded.shape[0], len(spans)), dtype=np.int64)
         for k, span in enumerate(spans):
