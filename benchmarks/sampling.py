@@ -1,0 +1,193 @@
+"""Where sampling and a large fit spend their time and memory (issue #10), on this machine's CPUs.
+
+    python -m benchmarks.sampling --datasets adult kddcup99_intrusion --seeds 0 1 2 \\
+        --rows 1000000 --cli-rows 10000000 --out benchmarks/results/sampling
+
+For each dataset and seed a model is fitted for one epoch on the dataset's training split (the
+weights' values do not change the cost of sampling; the layout does), then ``--rows`` rows are
+timed stage by stage, each in 20,000-row chunks as ``synthgan sample`` makes them:
+
+- ``matmul``: the generator's linear layers alone (``x @ W.T`` on random inputs of their widths,
+  in blocks of 4,096 rows): the floor the issue measures sampling against;
+- ``generate``: conditional vectors, noise, the generator and its output activation
+  (``model.generate``), as one tensor;
+- ``decode``: the inverse transform of those tensors to typed columns;
+- ``rows``: ``iter_samples`` end to end (all of the above, plus identifier numbering);
+- ``parquet``: ``iter_samples`` written to a parquet file with ``synthgan.io.write_table``.
+
+Then ``synthgan sample MODEL --rows CLI_ROWS -o FILE.parquet`` runs as a user runs it (wall
+seconds and the peak RSS of that process), and ``synthgan fit DATA.parquet --epochs 1`` on the
+whole dataset file (wall seconds, peak RSS, the transformer fit and the epoch from the model file).
+Run it alone on the machine; results go to ``OUT/sampling.csv`` and ``OUT/summary.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.run import DATASETS_DIR, ResultRows, load_split, machine_description, recorded_command
+
+CHUNK = 20_000
+_PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+         "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)")
+
+
+def _code_commit() -> str:
+    """Commit of the synthgan code being measured (which may be another checkout's, via PYTHONPATH)."""
+    import synthgan
+
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(synthgan.__file__).parent)
+    return done.stdout.strip() or "unknown"
+
+
+def _timed(run, rows: int) -> float:
+    started = time.perf_counter()
+    run()
+    return rows / (time.perf_counter() - started)
+
+
+def _with_peak(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``command`` run in a process of its own."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    peak = next(int(x.split()[1]) for x in done.stdout.splitlines() if x.startswith("PEAK_KB"))
+    return seconds, peak / 1024
+
+
+def _stages(model, rows: int, rng: np.random.Generator) -> dict[str, float]:
+    """Rows per second of each sampling stage (see the module docstring)."""
+    import torch
+
+    from synthgan.io import write_table
+
+    generation = model._generation
+    generator = generation.model.networks()["generator"]
+    linears = [m for m in generator.modules() if isinstance(m, torch.nn.Linear)]
+    blocks = [torch.randn(4096, layer.in_features) for layer in linears]
+
+    def matmul() -> None:
+        with torch.no_grad():
+            for _ in range(-(-rows // 4096)):
+                for x, layer in zip(blocks, linears):
+                    torch.mm(x, layer.weight.T)
+
+    def conditions(n: int) -> torch.Tensor:
+        sampler = generation.sampler
+        if generation.model.conditional and sampler.n_spans:
+            return torch.as_tensor(sampler.vectors(sampler.entry(*sampler.draw_empirical(n, rng))))
+        return torch.zeros(n, 0)
+
+    generated: list[np.ndarray] = []
+
+    def generate() -> None:
+        for first in range(0, rows, CHUNK):
+            seed = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            generated.append(generation.model.generate(conditions(min(CHUNK, rows - first)), seed).numpy())
+
+    def decode() -> None:
+        for block in generated:
+            generation.transformer.inverse_transform(block, rng)
+
+    def end_to_end() -> None:
+        for _ in model.iter_samples(rows, CHUNK, random_state=int(rng.integers(2**31))):
+            pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def parquet() -> None:
+            write_table(model.iter_samples(rows, CHUNK, random_state=int(rng.integers(2**31))),
+                        Path(tmp) / "rows.parquet", overwrite=True)
+
+        speeds = {}
+        for name, stage in (("matmul", matmul), ("generate", generate), ("decode", decode),
+                            ("rows", end_to_end), ("parquet", parquet)):
+            speeds[f"{name}_rows_per_s"] = _timed(stage, rows)
+    return speeds
+
+
+def run(args: argparse.Namespace) -> None:
+    from synthgan import SynthGAN
+
+    warnings.simplefilter("ignore")
+    results = ResultRows(args.out / "sampling.csv")
+    for name in args.datasets:
+        for seed in args.seeds:
+            train, _, _ = load_split(name, args.datasets_dir, args.max_train_rows, seed)
+            model = SynthGAN(epochs=1, random_state=seed, verbose=False).fit(train)
+            row = {"commit": _code_commit(), "dataset": name, "seed": seed, "encoded_dim": model.transformer_.layout_.dim,
+                   "rows": args.rows, **_stages(model, args.rows, np.random.default_rng(seed))}
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.synthgan"
+                model.save(path)
+                out = Path(tmp) / "rows.parquet"
+                seconds, peak = _with_peak([sys.executable, "-m", "synthgan", "sample", str(path), "--rows",
+                                            str(args.cli_rows), "-o", str(out), "-q", "--seed", str(seed)])
+                row.update(cli_rows=args.cli_rows, cli_s=seconds, cli_rows_per_s=args.cli_rows / seconds,
+                           cli_peak_rss_mb=peak, cli_mb_on_disk=out.stat().st_size / 2**20)
+                fitted = Path(tmp) / "fit.synthgan"
+                seconds, peak = _with_peak([sys.executable, "-m", "synthgan", "fit",
+                                            str(args.datasets_dir / f"{name}.parquet"), "-o", str(fitted),
+                                            "--epochs", "1", "-q", "--seed", str(seed)])
+                whole = SynthGAN.load(fitted)
+                row.update(fit_rows=int(pd.read_parquet(args.datasets_dir / f"{name}.parquet", columns=[]).shape[0]),
+                           fit_s=seconds, fit_peak_rss_mb=peak, fit_epoch_s=float(whole.history_["seconds"].iloc[0]))
+            results.append(row)
+
+
+def report(out: Path, command: str) -> None:
+    rows = pd.read_csv(out / "sampling.csv")
+    stages = ["matmul", "generate", "decode", "rows", "parquet", "cli"]
+    lines = [f"Command: `{command}`", "", f"Machine: {machine_description()}", "",
+             "Rows per second, mean ± sd over seeds (µs per row in brackets); `x matmul`: end-to-end parquet "
+             "time per row over the generator's matmul time per row.", "",
+             "| commit | dataset | encoded dim | " + " | ".join(stages) + " | x matmul | CLI peak RSS MB |",
+             "|---" * (len(stages) + 5) + "|"]
+    for (sha, name), part in rows.groupby(["commit", "dataset"], sort=False):
+        cells = []
+        for stage in stages:
+            speed = part[f"{stage}_rows_per_s"]
+            cells.append(f"{speed.mean():,.0f} ± {speed.std():,.0f} ({1e6 / speed.mean():.2f})")
+        ratio = (part["matmul_rows_per_s"] / part["parquet_rows_per_s"]).mean()
+        lines.append(f"| {sha} | {name} | {part['encoded_dim'].iloc[0]} | " + " | ".join(cells)
+                     + f" | {ratio:.2f} | {part['cli_peak_rss_mb'].mean():,.0f} |")
+    lines += ["", "`synthgan fit DATA.parquet --epochs 1` on the whole file:", "",
+              "| commit | dataset | rows | wall s | of which the epoch, s | peak RSS MB |", "|---|---|---|---|---|---|"]
+    for (sha, name), part in rows.groupby(["commit", "dataset"], sort=False):
+        lines.append(f"| {sha} | {name} | {part['fit_rows'].iloc[0]:,} | {part['fit_s'].mean():.1f} ± "
+                     f"{part['fit_s'].std():.1f} | "
+                     f"{part['fit_epoch_s'].mean():.1f} ± {part['fit_epoch_s'].std():.1f} | "
+                     f"{part['fit_peak_rss_mb'].mean():,.0f} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["adult", "kddcup99_intrusion"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--cli-rows", type=int, default=10_000_000)
+    parser.add_argument("--max-train-rows", type=int, default=50_000)
+    parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sampling"))
+    parser.add_argument("--replot", action="store_true", help="only rebuild summary.md")
+    args = parser.parse_args()
+    if not args.replot:
+        run(args)
+    report(args.out, recorded_command("benchmarks.sampling"))
+
+
+if __name__ == "__main__":
+    main()
