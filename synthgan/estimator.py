@@ -47,6 +47,7 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
+                  "numeric_encoding",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
@@ -164,6 +165,12 @@ class SynthGAN(BaseEstimator):
         training frequency.
     gmm_max_rows : int, default=5000
         Rows sampled to fit each column's mixture (speed).
+    numeric_encoding : {"modes", "quantile"}, default="modes"
+        How numbers and datetimes are encoded: ``modes``, mode-specific normalization of the values
+        (Xu et al., 2019); ``quantile``, the same on their normal scores through the column's own
+        quantiles (one stored point per ten training values, at most 1,000), so heavy tails, skew
+        and spikes reach the generator as near-Gaussian columns and decode to the training
+        marginal. A private fit (``epsilon``) always uses ``modes``.
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
     validation_size : float or None, default=None
@@ -265,6 +272,7 @@ class SynthGAN(BaseEstimator):
         "max_modes": P.integer(1),
         "max_categories": P.integer(2),
         "gmm_max_rows": P.integer(1),
+        "numeric_encoding": P.one_of(("modes", "quantile")),
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
@@ -292,7 +300,8 @@ class SynthGAN(BaseEstimator):
                  generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
-                 max_categories: int = 100, gmm_max_rows: int = 5000, max_time: float | None = None,
+                 max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
+                 max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
@@ -318,6 +327,7 @@ class SynthGAN(BaseEstimator):
         self.max_modes = max_modes
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
+        self.numeric_encoding = numeric_encoding
         self.max_time = max_time
         self.validation_size = validation_size
         self.validation_every = validation_every
@@ -633,7 +643,8 @@ class SynthGAN(BaseEstimator):
                          budget: PrivacyBudget | None = None, metadata: Metadata | None = None,
                          ctx: D.Context = D.Context()) -> tuple[DataTransformer, EncodedRows]:
         rng = streams.numpy("transform")
-        transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows)
+        transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
+                                      "modes" if budget is not None else self.numeric_encoding)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

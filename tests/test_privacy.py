@@ -167,6 +167,9 @@ def test_the_private_path_never_reads_the_exact_statistics(monkeypatch):
     frame = table().assign(customer_id=np.arange(5000, 7000))
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame)
     assert model.privacy_["epsilon"] <= 10.0
+    # the quantile encoding would read exact quantiles: a private fit uses the released mixtures
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, numeric_encoding="quantile", **SMALL), frame)
+    assert all(getattr(state, "quantiles", None) is None for state in model.transformer_.states_)
     with pytest.raises(AssertionError, match="exact statistic"):  # the guard works on the exact path
         quiet_fit(SynthGAN(epochs=1, **SMALL), frame)
 

@@ -5,6 +5,16 @@ column; all columns' mixtures are fitted together by one vectorized update loop.
 represented by a one-hot mode, drawn from the mode posterior, and a scalar
 ``alpha = (z - mu_k) / (4 sigma_k)`` clipped to (-1, 1). Only the mixture parameters are kept, so
 encoding after :func:`fit_modes` needs no fitted estimator object and the state is plain JSON.
+
+With ``quantile=True`` a column is first mapped to standard-normal scores through its own
+empirical distribution (a probability-integral transform, as TabDDPM does for its inputs) and the
+mixture is fitted on those scores. Heavy tails, skew and spikes then cost the generator nothing:
+it learns a near-Gaussian column, and decoding maps back through the stored quantiles, so the
+marginal is the training one up to the grid's resolution. The grid has one point per ten
+training values (at most :data:`QUANTILES`), so no stored point stands for fewer than ten rows
+except the minimum and maximum, which the state keeps in either case. Values tied at one point
+(a spike) are spread uniformly over the scores of their share of the distribution (randomized
+transform), and come back as exactly that value.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.special import digamma
+from scipy.special import digamma, ndtr, ndtri
 
 WEIGHT_THRESHOLD = 0.005
 ALPHA_LIMIT = 0.99
@@ -24,6 +34,9 @@ PRIOR_CONCENTRATION = 1e-3  # stick-breaking Beta(1, gamma): small gamma prunes 
 PRIOR_BETA = 1.0  # mean precision relative to the component precision
 MIN_STD = 1e-4  # floor of a mode's standard deviation, in column standard deviations
 PRIOR_A, PRIOR_B = 0.5, 0.5  # Gamma prior of the precision: one pseudo-observation of unit variance
+QUANTILES = 1000  # most points of a quantile grid
+ROWS_PER_QUANTILE = 10  # fewest training values per grid point
+EDGE = 1e-6  # probabilities are kept in [EDGE, 1 - EDGE] before the normal quantile function
 
 
 @dataclass(frozen=True)
@@ -37,10 +50,27 @@ class ModeState:
     weights: tuple[float, ...]
     minimum: float
     maximum: float
+    quantiles: tuple[float, ...] | None = None  # grid of the normal-score transform (None: values as they are)
 
     @property
     def n_modes(self) -> int:
         return len(self.means)
+
+    @property
+    def center(self) -> float:
+        """A value at the centre of the column (what missing values are encoded as, besides their flag)."""
+        return self.loc if self.quantiles is None else float(self.from_scores(np.array([self.loc]))[0])
+
+    def to_scores(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The values the mixture is fitted on: ``values`` themselves, or their normal scores."""
+        return values if self.quantiles is None else normal_scores(np.asarray(self.quantiles), values, rng)
+
+    def from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_scores`."""
+        if self.quantiles is None:
+            return scores
+        grid = np.asarray(self.quantiles)
+        return np.interp(np.clip(ndtr(scores), EDGE, 1 - EDGE), np.linspace(0, 1, len(grid)), grid)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -50,8 +80,35 @@ class ModeState:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def quantile_grid(values: np.ndarray) -> np.ndarray:
+    """Quantiles of ``values`` at evenly spaced probabilities, one point per ten values (2 at least,
+    :data:`QUANTILES` at most); the first and last points are the minimum and maximum."""
+    points = int(min(QUANTILES, max(2, len(values) // ROWS_PER_QUANTILE)))
+    return np.quantile(values, np.linspace(0, 1, points))
+
+
+def normal_scores(grid: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Standard-normal scores of ``values`` under the piecewise-linear distribution of ``grid``.
+
+    A value strictly inside a grid cell gets its interpolated probability; a value equal to a run
+    of two or more grid points (a spike) gets a probability drawn uniformly over that run, the only
+    part of the distribution the inverse maps back to it.
+    """
+    levels = np.linspace(0, 1, len(grid))
+    first = np.searchsorted(grid, values, side="left")  # grid points below each value
+    last = np.searchsorted(grid, values, side="right")  # grid points at or below it
+    cell = np.clip(first - 1, 0, len(grid) - 2)  # the cell [grid[cell], grid[cell + 1]] around a value
+    low, high = grid[cell], grid[cell + 1]
+    fraction = np.clip((values - low) / np.where(high > low, high - low, 1.0), 0.0, 1.0)
+    probability = levels[cell] + fraction * (levels[cell + 1] - levels[cell])  # 0 below, 1 above the grid
+    run = last - first >= 2
+    start, stop = levels[np.minimum(first, len(grid) - 1)], levels[np.maximum(last - 1, 0)]
+    probability = np.where(run, start + rng.random(len(values)) * (stop - start), probability)
+    return ndtri(np.clip(probability, EDGE, 1 - EDGE))
+
+
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
-              rng: np.random.Generator) -> list[ModeState]:
+              rng: np.random.Generator, quantile: bool = False) -> list[ModeState]:
     """Fit the mode mixtures of several columns at once, one mixture per column.
 
     Parameters
@@ -63,15 +120,21 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
     max_rows : int
         Each mixture is fitted on at most this many rows drawn without replacement.
     rng : numpy Generator
-        Source of the row samples.
+        Source of the row samples (and of the spread of tied values' normal scores).
+    quantile : bool, default=False
+        Fit each mixture on the column's normal scores (see the module docstring); columns with a
+        single distinct value are kept as they are.
 
     Returns
     -------
     list of ModeState
         One per column, in order.
     """
-    uniques, counts, locs, scales, n_components = [], [], [], [], []
-    for values in columns:
+    uniques, counts, locs, scales, n_components, grids = [], [], [], [], [], []
+    for raw in columns:
+        grid = quantile_grid(raw) if quantile and raw.min() < raw.max() else None
+        grids.append(grid)
+        values = raw if grid is None else normal_scores(grid, raw, rng)
         loc = float(values.mean())
         scale = float(values.std()) or 1.0
         z = (values - loc) / scale
@@ -96,9 +159,10 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
             means, stds, weights = np.array([0.0]), np.array([1.0]), np.array([1.0])
         else:
             means, stds, weights = means[keep], stds[keep], weights[keep] / weights[keep].sum()
+        grid = None if grids[k] is None else tuple(map(float, grids[k]))
         states.append(ModeState(loc=locs[k], scale=scales[k], means=tuple(map(float, means)),
                                 stds=tuple(map(float, stds)), weights=tuple(map(float, weights)),
-                                minimum=float(values.min()), maximum=float(values.max())))
+                                minimum=float(values.min()), maximum=float(values.max()), quantiles=grid))
     return states
 
 
@@ -178,7 +242,7 @@ def _expected_log_weights(mass: np.ndarray) -> np.ndarray:
 
 def encode_modes(state: ModeState, values: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(alpha, mode)`` for finite values: alpha in (-1, 1) and the drawn mode index."""
-    z = ((values - state.loc) / state.scale)[:, None]
+    z = ((state.to_scores(values, rng) - state.loc) / state.scale)[:, None]
     means, stds = np.asarray(state.means), np.asarray(state.stds)
     log_post = np.log(np.asarray(state.weights)) - np.log(stds) - 0.5 * ((z - means) / stds) ** 2
     log_post -= log_post.max(axis=1, keepdims=True)
@@ -194,4 +258,4 @@ def decode_modes(state: ModeState, alpha: np.ndarray, mode: np.ndarray) -> np.nd
     """Invert :func:`encode_modes`; results are clipped to the observed range."""
     means, stds = np.asarray(state.means), np.asarray(state.stds)
     z = np.clip(alpha, -1.0, 1.0) * 4.0 * stds[mode] + means[mode]
-    return np.clip(z * state.scale + state.loc, state.minimum, state.maximum)
+    return np.clip(state.from_scores(z * state.scale + state.loc), state.minimum, state.maximum)

@@ -39,12 +39,18 @@ class DataTransformer:
         Widest one-hot per discrete column; rarer levels share an ``other`` slot.
     gmm_max_rows : int, default=5000
         Rows sampled to fit each column's mixture.
+    numeric_encoding : {"modes", "quantile"}, default="modes"
+        ``modes``: mode-specific normalization of the values; ``quantile``: of their normal scores
+        through the column's quantiles (see :mod:`synthgan.transform.modes`). A private fit always
+        uses ``modes`` (its mixtures come from the private release).
     """
 
-    def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000):
+    def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
+                 numeric_encoding: str = "modes"):
         self.max_modes = max_modes
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
+        self.numeric_encoding = numeric_encoding
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
@@ -73,7 +79,8 @@ class DataTransformer:
                           "name a column in discrete_columns to model it instead", UserWarning, stacklevel=3)
         if release is None:
             self.states_: list[ColumnState] = exact_states(df, self.specs_, rng, self.max_modes,
-                                                           self.max_categories, self.gmm_max_rows)
+                                                           self.max_categories, self.gmm_max_rows,
+                                                           quantile=self.numeric_encoding == "quantile")
         else:
             self.states_ = [release.states[spec.name] for spec in self.specs_]
         self.release_ = release
@@ -129,7 +136,7 @@ class DataTransformer:
             if isinstance(state, ModeState):
                 column = continuous_values(df[spec.name], spec.kind)
                 null = np.isnan(column)
-                alpha, mode = encode_modes(state, np.where(null, state.loc, column), rng)
+                alpha, mode = encode_modes(state, np.where(null, state.center, column), rng)
                 alpha[null] = 0.0
                 values[:, value_col] = alpha
                 slots[:, slot_col] = mode
@@ -206,7 +213,7 @@ class DataTransformer:
     def to_json(self) -> dict:
         return {
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
-                       "gmm_max_rows": self.gmm_max_rows},
+                       "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding},
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
@@ -241,11 +248,11 @@ class DataTransformer:
 
 
 def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, max_modes: int,
-                 max_categories: int, gmm_max_rows: int) -> list[ColumnState]:
+                 max_categories: int, gmm_max_rows: int, quantile: bool = False) -> list[ColumnState]:
     """Each modelled column's encoder state from its exact values (the non-private path)."""
     continuous = [spec for spec in specs if spec.continuous]
     values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
-    mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng))
+    mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng, quantile=quantile))
     return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
 
 
