@@ -5,14 +5,17 @@ beat training to the time budget with the defaults?
     python -m benchmarks.ablation_early_stopping --datasets adult --budget 120 --seeds 0 1 2
     python -m benchmarks.ablation_early_stopping --variants baseline ema --out benchmarks/results/ablation_ema
     python -m benchmarks.ablation_early_stopping --variants baseline quantile gaussian-copula \
-        --datasets king_county_houses bank_marketing abalone --out benchmarks/results/ablation_quantile
+        --datasets king_county_houses --out benchmarks/results/ablation_quantile
+    python -m benchmarks.ablation_early_stopping --variants baseline calibrated gaussian-copula \
+        --datasets king_county_houses bank_marketing adult abalone --out benchmarks/results/ablation_calibration
 
 For each dataset and seed, on the same 80/20 split as ``benchmarks.run``: ``baseline`` is
 ``SynthGAN(max_time=BUDGET)``; ``val-es`` is the same with ``validation_size=0.1`` and
 ``EarlyStopping(monitor="val_fidelity", patience=10)`` (best generator restored); ``ema`` is the
 baseline with ``WeightAverage(decay=0.999)`` (the generator's moving average kept; the default
 since commit c899ef7, so at later commits it equals ``baseline``); ``quantile`` is the baseline
-with ``numeric_encoding="quantile"``; ``gaussian-copula`` is ``benchmarks.baselines.GaussianCopula``
+with ``numeric_encoding="quantile"``; ``calibrated`` the baseline with
+``marginal_calibration=True``; ``gaussian-copula`` is ``benchmarks.baselines.GaussianCopula``
 (no training; a reference fitted on the same rows). All sample as
 many rows as the training table and are scored by ``synthgan.evaluation.evaluate`` against the
 holdout. One row per run is appended to ``OUT/ablation.csv`` as it finishes. Run it alone on the
@@ -37,6 +40,7 @@ VARIANTS = {
     "val-es": lambda: dict(validation_size=0.1, callbacks=[EarlyStopping(monitor="val_fidelity", patience=10)]),
     "ema": lambda: dict(callbacks=[WeightAverage(decay=0.999)]),
     "quantile": lambda: dict(numeric_encoding="quantile"),
+    "calibrated": lambda: dict(marginal_calibration=True),
     "gaussian-copula": dict,
 }
 

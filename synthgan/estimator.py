@@ -44,10 +44,16 @@ logger = logging.getLogger(__name__)
 _MAX_REJECTION_ROUNDS = 50
 _SAMPLE_CHUNK_ROWS = 50_000
 _VALIDATION_ROWS = 5_000  # generated rows per validation score
+
+
+def _calibration_rows(n_train: int) -> int:
+    """Generated rows that estimate the generator's marginals for calibration (as many as the
+    training rows, within 20,000 and 100,000)."""
+    return int(min(max(n_train, 20_000), 100_000))
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
-                  "numeric_encoding",
+                  "numeric_encoding", "marginal_calibration",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
@@ -113,6 +119,11 @@ class _Generation:
                         "or express the rule as an Inequality, Bounds or FixedCombinations (enforced exactly)")
 
     def _decoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
+        return self.transformer.inverse_transform(self.encoded(n, native, rng), rng)
+
+    def encoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> np.ndarray:
+        """``n`` decode-ready generated rows (conditions drawn with the training frequencies, or
+        all on the ``native`` (span, slot))."""
         sampler = self.sampler
         if self.model.conditional and sampler.n_spans:
             if native is None:
@@ -123,8 +134,7 @@ class _Generation:
         else:
             condition = torch.zeros(n, 0, device=self.device)
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        rows = self.model.generate(condition, generator).cpu().numpy()
-        return self.transformer.inverse_transform(rows, rng)
+        return self.model.generate(condition, generator).cpu().numpy()
 
 
 class SynthGAN(BaseEstimator):
@@ -171,6 +181,13 @@ class SynthGAN(BaseEstimator):
         quantiles (one stored point per ten training values, at most 1,000), so heavy tails, skew
         and spikes reach the generator as near-Gaussian columns and decode to the training
         marginal. A private fit (``epsilon``) always uses ``modes``.
+    marginal_calibration : bool, default=False
+        After training, map each continuous column's generated values through the generator's own
+        marginal onto the training one (a monotone quantile map per column, estimated from
+        generated rows drawn as ``sample`` draws them): marginals match the training table up to
+        its quantile grid (one point per ten values, at most 1,000), and the order of values
+        within each column, hence every dependence the generator learned, is kept. Not with
+        ``epsilon`` (it reads exact quantiles) nor for the one-pass ``copula``.
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
     validation_size : float or None, default=None
@@ -273,6 +290,7 @@ class SynthGAN(BaseEstimator):
         "max_categories": P.integer(2),
         "gmm_max_rows": P.integer(1),
         "numeric_encoding": P.one_of(("modes", "quantile")),
+        "marginal_calibration": P.boolean(),
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
@@ -301,7 +319,7 @@ class SynthGAN(BaseEstimator):
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
-                 max_time: float | None = None,
+                 marginal_calibration: bool = False, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
@@ -328,6 +346,7 @@ class SynthGAN(BaseEstimator):
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
+        self.marginal_calibration = marginal_calibration
         self.max_time = max_time
         self.validation_size = validation_size
         self.validation_every = validation_every
@@ -488,6 +507,10 @@ class SynthGAN(BaseEstimator):
         else:
             history, strategy = self._train(model, modelled, validation, encoded, codes, local_counts, generation, streams,
                                             device, checkpoint, budget, secret, ctx)
+            if transformer.calibration:
+                rng, total = streams.numpy("calibration"), _calibration_rows(len(encoded))
+                transformer.fit_calibration(generation.encoded(min(_SAMPLE_CHUNK_ROWS, total - first), None, rng)
+                                            for first in range(0, total, _SAMPLE_CHUNK_ROWS))
             if budget is not None:
                 privacy = self._privacy_report(budget, transformer, strategy)
                 for record in history:  # the critic's loss is measured on real rows without noise
@@ -643,8 +666,10 @@ class SynthGAN(BaseEstimator):
                          budget: PrivacyBudget | None = None, metadata: Metadata | None = None,
                          ctx: D.Context = D.Context()) -> tuple[DataTransformer, EncodedRows]:
         rng = streams.numpy("transform")
+        exact = budget is None
+        calibrated = exact and self.marginal_calibration and "one-pass" not in model_class(self.model).capabilities
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
-                                      "modes" if budget is not None else self.numeric_encoding)
+                                      self.numeric_encoding if exact else "modes", calibration=calibrated)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

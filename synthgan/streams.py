@@ -9,8 +9,9 @@ The rule, for a stream called ``name`` in process ``rank`` (0 in a single-proces
     SeedSequence(entropy, spawn_key=(crc32(name), rank))   # per-process streams
 
 Shared streams (``SHARED``) must agree across processes: network initialization, the transformer's
-row sample and mode draws, the validation split and scoring, sampling after fit, and the levels
-that replace rare ones (``rare``). Per-process streams (``PER_PROCESS``) must differ across processes so that data-parallel workers draw different
+row sample and mode draws, the validation split and scoring, sampling after fit, the levels
+that replace rare ones (``rare``) and the generated rows that calibrate the marginals after training
+(``calibration``). Per-process streams (``PER_PROCESS``) must differ across processes so that data-parallel workers draw different
 batches and noise: training batches, generator noise (with the Gumbel noise of the activations), the
 critic's dropout masks, the gradient-penalty mix and DP-SGD's Gaussian noise (``privacy``). A single-process run is rank 0, so it draws the
 same numbers as rank 0 of a distributed run. Global random states (``numpy.random``, ``torch``'s
@@ -25,7 +26,7 @@ from numbers import Integral
 import numpy as np
 import torch
 
-SHARED = ("init", "transform", "validation", "sampling", "rare")
+SHARED = ("init", "transform", "validation", "sampling", "rare", "calibration")
 PER_PROCESS = ("batches", "noise", "dropout", "penalty", "privacy")
 
 

@@ -51,6 +51,8 @@ class ModeState:
     minimum: float
     maximum: float
     quantiles: tuple[float, ...] | None = None  # grid of the normal-score transform (None: values as they are)
+    target: tuple[float, ...] | None = None  # the training values' quantile grid, for marginal calibration
+    generated: tuple[float, ...] | None = None  # the generator's decoded values' grid (calibration is on when set)
 
     @property
     def n_modes(self) -> int:
@@ -72,6 +74,19 @@ class ModeState:
         grid = np.asarray(self.quantiles)
         return np.interp(np.clip(ndtr(scores), EDGE, 1 - EDGE), np.linspace(0, 1, len(grid)), grid)
 
+    def calibrate(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Map decoded values through the generator's distribution onto the training one: the
+        monotone map ``Q_train(F_generated(x))`` (quantile mapping). It keeps the order of values
+        within the column, so every dependence between columns the generator learned stays, while
+        the column's marginal becomes the training marginal up to the grids' resolution. Identity
+        until :meth:`synthgan.transform.transformer.DataTransformer.fit_calibration` has set the
+        generated grid."""
+        if self.generated is None or self.target is None:
+            return values
+        probability = grid_probability(np.asarray(self.generated), values, rng)
+        target = np.asarray(self.target)
+        return np.interp(probability, np.linspace(0, 1, len(target)), target)
+
     def to_json(self) -> dict:
         return asdict(self)
 
@@ -88,7 +103,14 @@ def quantile_grid(values: np.ndarray) -> np.ndarray:
 
 
 def normal_scores(grid: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Standard-normal scores of ``values`` under the piecewise-linear distribution of ``grid``.
+    """Standard-normal scores of ``values`` under the piecewise-linear distribution of ``grid``
+    (see :func:`grid_probability`)."""
+    return ndtri(np.clip(grid_probability(grid, values, rng), EDGE, 1 - EDGE))
+
+
+def grid_probability(grid: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Probabilities of ``values`` under the piecewise-linear distribution of ``grid`` (0 below it,
+    1 above it).
 
     A value strictly inside a grid cell gets its interpolated probability; a value equal to a run
     of two or more grid points (a spike) gets a probability drawn uniformly over that run, the only
@@ -103,8 +125,7 @@ def normal_scores(grid: np.ndarray, values: np.ndarray, rng: np.random.Generator
     probability = levels[cell] + fraction * (levels[cell + 1] - levels[cell])  # 0 below, 1 above the grid
     run = last - first >= 2
     start, stop = levels[np.minimum(first, len(grid) - 1)], levels[np.maximum(last - 1, 0)]
-    probability = np.where(run, start + rng.random(len(values)) * (stop - start), probability)
-    return ndtri(np.clip(probability, EDGE, 1 - EDGE))
+    return np.where(run, start + rng.random(len(values)) * (stop - start), probability)
 
 
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
@@ -254,8 +275,15 @@ def encode_modes(state: ModeState, values: np.ndarray, rng: np.random.Generator)
     return np.clip(alpha, -ALPHA_LIMIT, ALPHA_LIMIT), mode
 
 
-def decode_modes(state: ModeState, alpha: np.ndarray, mode: np.ndarray) -> np.ndarray:
-    """Invert :func:`encode_modes`; results are clipped to the observed range."""
+def decode_modes(state: ModeState, alpha: np.ndarray, mode: np.ndarray,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """Invert :func:`encode_modes`; results are clipped to the observed range, then calibrated
+    (:meth:`ModeState.calibrate`, which needs ``rng``) when the state has a calibration."""
     means, stds = np.asarray(state.means), np.asarray(state.stds)
     z = np.clip(alpha, -1.0, 1.0) * 4.0 * stds[mode] + means[mode]
-    return np.clip(state.from_scores(z * state.scale + state.loc), state.minimum, state.maximum)
+    values = np.clip(state.from_scores(z * state.scale + state.loc), state.minimum, state.maximum)
+    if state.generated is None:
+        return values
+    if rng is None:
+        raise ValueError("decoding a calibrated column needs a random generator")
+    return state.calibrate(values, rng)

@@ -6,6 +6,7 @@ before :meth:`DataTransformer.inverse_transform` is numpy or torch.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Union
@@ -20,7 +21,7 @@ from synthgan.transform.categories import (CategoryState, decode_categories, enc
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
 from synthgan.transform.encoded import EncodedRows, onehot_starts, slot_dtype
-from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes
+from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes, quantile_grid
 
 ColumnState = Union[ModeState, CategoryState]
 
@@ -43,14 +44,18 @@ class DataTransformer:
         ``modes``: mode-specific normalization of the values; ``quantile``: of their normal scores
         through the column's quantiles (see :mod:`synthgan.transform.modes`). A private fit always
         uses ``modes`` (its mixtures come from the private release).
+    calibration : bool, default=False
+        Keep each continuous column's training quantile grid (``ModeState.target``) so that
+        :meth:`fit_calibration` can later map the generator's marginal onto it. Exact path only.
     """
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
-                 numeric_encoding: str = "modes"):
+                 numeric_encoding: str = "modes", calibration: bool = False):
         self.max_modes = max_modes
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
+        self.calibration = calibration
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
@@ -81,6 +86,8 @@ class DataTransformer:
             self.states_: list[ColumnState] = exact_states(df, self.specs_, rng, self.max_modes,
                                                            self.max_categories, self.gmm_max_rows,
                                                            quantile=self.numeric_encoding == "quantile")
+            if self.calibration:
+                self.states_ = [_with_target(state, df[spec.name], spec) for spec, state in zip(self.specs_, self.states_)]
         else:
             self.states_ = [release.states[spec.name] for spec in self.specs_]
         self.release_ = release
@@ -162,6 +169,33 @@ class DataTransformer:
             codes[:, k] = encoded[:, span.start:span.stop].argmax(axis=1)
         return codes
 
+    def fit_calibration(self, generated: Iterable[np.ndarray]) -> None:
+        """Set every calibrated column's generated grid from decode-ready generator output.
+
+        ``generated`` yields blocks of rows as the model's ``generate`` returns them, drawn as
+        sampling draws them (unconditionally); the values each column decodes to, before
+        calibration, give the generator's quantile grid (as many points as the training grid), so
+        that decoding maps the generator's marginal onto the training one
+        (:meth:`ModeState.calibrate`).
+        """
+        targets = {k: dataclasses.replace(state, generated=None) for k, state in enumerate(self.states_)
+                   if isinstance(state, ModeState) and state.target is not None}
+        decoded: dict[int, list[np.ndarray]] = {k: [] for k in targets}
+        for block in generated:
+            for k, state in targets.items():
+                spans = {s.role: s for s in self.layout_.spans_of(self.specs_[k].name)}
+                mode = block[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
+                values = decode_modes(state, block[:, spans["value"].start].astype(np.float64), mode)
+                if "missing" in spans:
+                    values = values[block[:, spans["missing"].start:spans["missing"].stop].argmax(axis=1) == 0]
+                decoded[k].append(values)
+        for k, state in targets.items():
+            values = np.concatenate(decoded[k]) if decoded[k] else np.zeros(0)
+            if len(values):
+                grid = np.quantile(values, np.linspace(0, 1, len(state.target)))
+                state = dataclasses.replace(state, generated=tuple(map(float, grid)))
+            self.states_[k] = state
+
     # ------------------------------------------------------------------ decoding
     def inverse_transform(self, encoded: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Decode generator output (softmax spans are read by argmax) into a typed DataFrame."""
@@ -170,7 +204,7 @@ class DataTransformer:
             spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
             if isinstance(state, ModeState):
                 mode = encoded[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
-                values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), mode)
+                values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), mode, rng)
                 if spec.step:
                     values = np.clip(np.round(values / spec.step) * spec.step, state.minimum, state.maximum)
                 if "missing" in spans:
@@ -213,7 +247,8 @@ class DataTransformer:
     def to_json(self) -> dict:
         return {
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
-                       "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding},
+                       "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
+                       "calibration": self.calibration},
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
@@ -254,6 +289,17 @@ def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Gener
     values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
     mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng, quantile=quantile))
     return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
+
+
+def _with_target(state: ColumnState, column: pd.Series, spec: ColumnSpec) -> ColumnState:
+    """``state`` with the training quantile grid of its column (continuous, non-constant columns)."""
+    if not isinstance(state, ModeState):
+        return state
+    values = continuous_values(column, spec.kind)
+    values = values[~np.isnan(values)]
+    if not len(values) or values.min() == values.max():
+        return state
+    return dataclasses.replace(state, target=tuple(map(float, quantile_grid(values))))
 
 
 def _spec_json(spec: ColumnSpec) -> dict:
