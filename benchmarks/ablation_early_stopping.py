@@ -1,6 +1,6 @@
 """Ablations for issue #13: does early stopping on validation fidelity (with the best generator
-restored), a moving average of the generator's weights, or encoding numbers by their normal scores
-beat training to the time budget with the defaults?
+restored), a moving average of the generator's weights, encoding numbers by their normal scores or
+calibrating the generated marginals beat training to the time budget with the defaults?
 
     python -m benchmarks.ablation_early_stopping --datasets adult --budget 120 --seeds 0 1 2
     python -m benchmarks.ablation_early_stopping --variants baseline ema --out benchmarks/results/ablation_ema
@@ -9,17 +9,23 @@ beat training to the time budget with the defaults?
     python -m benchmarks.ablation_early_stopping --variants baseline calibrated gaussian-copula \
         --datasets king_county_houses bank_marketing adult abalone --out benchmarks/results/ablation_calibration
 
-For each dataset and seed, on the same 80/20 split as ``benchmarks.run``: ``baseline`` is
-``SynthGAN(max_time=BUDGET)``; ``val-es`` is the same with ``validation_size=0.1`` and
-``EarlyStopping(monitor="val_fidelity", patience=10)`` (best generator restored); ``ema`` is the
-baseline with ``WeightAverage(decay=0.999)`` (the generator's moving average kept; the default
-since commit c899ef7, so at later commits it equals ``baseline``); ``quantile`` is the baseline
-with ``numeric_encoding="quantile"``; ``calibrated`` the baseline with
-``marginal_calibration=True``; ``gaussian-copula`` is ``benchmarks.baselines.GaussianCopula``
-(no training; a reference fitted on the same rows). All sample as
-many rows as the training table and are scored by ``synthgan.evaluation.evaluate`` against the
-holdout. One row per run is appended to ``OUT/ablation.csv`` as it finishes. Run it alone on the
-machine (2 cores: a parallel job slows every system).
+For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
+``SynthGAN(max_time=BUDGET)`` and its defaults otherwise:
+
+- ``baseline``: the defaults;
+- ``val-es``: ``validation_size=0.1`` and ``EarlyStopping(monitor="val_fidelity", patience=10)``
+  (best generator restored);
+- ``ema``: ``WeightAverage(decay=0.999)`` (the default since c899ef7, so later it equals ``baseline``);
+- ``quantile``: ``numeric_encoding="quantile"``;
+- ``calibrated`` / ``no-calibration``: ``marginal_calibration=True`` / ``False`` (True is the
+  default after 2b0d207, so later ``calibrated`` equals ``baseline`` and ``no-calibration`` is the
+  ablation's other arm);
+- ``gaussian-copula``: ``benchmarks.baselines.GaussianCopula``, no training (a reference fitted on
+  the same rows).
+
+All sample as many rows as the training table and are scored by ``synthgan.evaluation.evaluate``
+against the holdout. One row per run is appended to ``OUT/ablation.csv`` as it finishes. Run it
+alone on the machine (2 cores: a parallel job slows every system).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ VARIANTS = {
     "ema": lambda: dict(callbacks=[WeightAverage(decay=0.999)]),
     "quantile": lambda: dict(numeric_encoding="quantile"),
     "calibrated": lambda: dict(marginal_calibration=True),
+    "no-calibration": lambda: dict(marginal_calibration=False),
     "gaussian-copula": dict,
 }
 
@@ -52,6 +59,33 @@ def fit(variant: str, train, budget: float, seed: int):
     return SynthGAN(**params).fit(train)
 
 
+SUMMARY_COLUMNS = {"quality": "sdmetrics quality", "detection_auc": "detection AUC", "tstr": "TSTR",
+                   "dcr_median": "DCR median", "exact_copy_rate": "exact copies", "mia_auc": "MIA AUC",
+                   "epochs": "epochs"}
+
+
+def summarize(out: Path) -> str:
+    """``OUT/summary.md``: mean ± sd over seeds of every dataset and variant in ``OUT/ablation.csv``,
+    with the holdout's own DCR and the real-data TSTR (TRTR) for reference."""
+    import pandas as pd
+
+    rows = pd.read_csv(out / "ablation.csv")
+    lines = ["| dataset | variant | seeds | " + " | ".join(SUMMARY_COLUMNS.values()) + " |",
+             "|---" * (len(SUMMARY_COLUMNS) + 3) + "|"]
+    for (name, variant), part in rows.groupby(["dataset", "variant"], sort=False):
+        cells = []
+        for column in SUMMARY_COLUMNS:
+            values = part[column].dropna()
+            cells.append("" if values.empty else f"{values.mean():.1f}" if column == "epochs"
+                         else f"{values.mean():.3f} ± {values.std():.3f}")
+        label = (f"{name} (TRTR {part['trtr'].mean():.3f}, holdout DCR {part['dcr_holdout_median'].mean():.3f}, "
+                 f"{part['tstr_metric'].iloc[0]})")
+        lines.append(f"| {label} | {variant} | {len(part)} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["adult"])
@@ -60,7 +94,11 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["baseline", "val-es"])
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_es"))
+    parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
     args = parser.parse_args()
+    if args.summary:
+        print(summarize(args.out))
+        return
     warnings.simplefilter("ignore")
     results = ResultRows(args.out / "ablation.csv")
     for name in args.datasets:
@@ -82,6 +120,7 @@ def main() -> None:
                             if "val_fidelity" in history else len(history))
                 results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
                                 "fit_s": round(fit_s, 1), "epochs": epochs, "kept_epoch": best, **scores})
+    summarize(args.out)
 
 
 if __name__ == "__main__":
