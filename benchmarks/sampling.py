@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> None:
 
     warnings.simplefilter("ignore")
     results = ResultRows(args.out / "sampling.csv")
+    with (args.out / "commands.txt").open("a") as log:  # every run that added rows, for the summary
+        log.write(recorded_command("benchmarks.sampling") + "\n")
     for name in args.datasets:
         for seed in args.seeds:
             train, _, _ = load_split(name, args.datasets_dir, args.max_train_rows, seed)
@@ -149,7 +151,9 @@ def run(args: argparse.Namespace) -> None:
 def report(out: Path, command: str) -> None:
     rows = pd.read_csv(out / "sampling.csv")
     stages = ["matmul", "generate", "decode", "rows", "parquet", "cli"]
-    lines = [f"Command: `{command}`", "", f"Machine: {machine_description()}", "",
+    runs = (out / "commands.txt").read_text().splitlines() if (out / "commands.txt").exists() else [command]
+    lines = ["Runs (each adds rows; `commit` in the tables is the synthgan code measured):", "",
+             *[f"- `{line}`" for line in runs], "", f"Machine: {machine_description()}", "",
              "Rows per second, mean ± sd over seeds (µs per row in brackets); `x matmul`: end-to-end parquet "
              "time per row over the generator's matmul time per row.", "",
              "| commit | dataset | encoded dim | " + " | ".join(stages) + " | x matmul | CLI peak RSS MB |",

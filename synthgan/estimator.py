@@ -181,13 +181,15 @@ class SynthGAN(BaseEstimator):
         quantiles (one stored point per ten training values, at most 1,000), so heavy tails, skew
         and spikes reach the generator as near-Gaussian columns and decode to the training
         marginal. A private fit (``epsilon``) always uses ``modes``.
-    marginal_calibration : bool, default=False
+    marginal_calibration : bool, default=True
         After training, map each continuous column's generated values through the generator's own
         marginal onto the training one (a monotone quantile map per column, estimated from
         generated rows drawn as ``sample`` draws them): marginals match the training table up to
         its quantile grid (one point per ten values, at most 1,000), and the order of values
-        within each column, hence every dependence the generator learned, is kept. Not with
-        ``epsilon`` (it reads exact quantiles) nor for the one-pass ``copula``.
+        within each column, hence every dependence the generator learned, is kept. The quantile
+        grid is stored in the model file. Not applied with ``epsilon`` (it reads exact quantiles),
+        with ``privacy="strict"`` (the file would keep one value per ten rows of every number) or
+        for the one-pass ``copula``.
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
     validation_size : float or None, default=None
@@ -319,7 +321,7 @@ class SynthGAN(BaseEstimator):
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
                  pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
-                 marginal_calibration: bool = False, max_time: float | None = None,
+                 marginal_calibration: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
@@ -667,7 +669,8 @@ class SynthGAN(BaseEstimator):
                          ctx: D.Context = D.Context()) -> tuple[DataTransformer, EncodedRows]:
         rng = streams.numpy("transform")
         exact = budget is None
-        calibrated = exact and self.marginal_calibration and "one-pass" not in model_class(self.model).capabilities
+        calibrated = (exact and self.marginal_calibration and self.privacy != "strict"
+                      and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
                                       self.numeric_encoding if exact else "modes", calibration=calibrated)
         private = None

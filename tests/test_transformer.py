@@ -319,8 +319,9 @@ def test_marginal_calibration_of_a_fitted_model(tmp_path):
                  verbose=False, random_state=0)
     with pytest.raises(SynthGANError, match="marginal_calibration"):
         SynthGAN(marginal_calibration="yes", **small).fit(frame)
-    plain = SynthGAN(**small).fit(frame)
-    calibrated = SynthGAN(marginal_calibration=True, **small).fit(frame)
+    plain = SynthGAN(marginal_calibration=False, **small).fit(frame)
+    calibrated = SynthGAN(**small).fit(frame)  # the default
+    assert calibrated.marginal_calibration is True
     raw, out = plain.sample(4000, random_state=1), calibrated.sample(4000, random_state=1)
     for column in ("price", "balance"):
         assert stats.ks_2samp(out[column], frame[column]).statistic < 0.05, column
@@ -328,6 +329,10 @@ def test_marginal_calibration_of_a_fitted_model(tmp_path):
             out[column], frame[column]).statistic, column
     # the same weights and draws: calibration only moved each value along its own column's order
     assert stats.spearmanr(raw["price"], out["price"]).statistic > 0.99
+    # with privacy="strict" no quantile grid is kept (the model file would hold one value per ten rows)
+    strict = SynthGAN(marginal_calibration=True, privacy="strict", **small).fit(frame)
+    assert all(getattr(state, "target", None) is None for state in strict.transformer_.states_)
+    assert any(getattr(state, "generated", None) is not None for state in calibrated.transformer_.states_)
     calibrated.save(tmp_path / "c.synthgan")
     again = SynthGAN.load(tmp_path / "c.synthgan")
     pd.testing.assert_frame_equal(again.sample(500, random_state=2), calibrated.sample(500, random_state=2))
