@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             train, _, _ = load_split(name, args.datasets_dir, args.max_train_rows, seed)
             model = SynthGAN(epochs=1, random_state=seed, verbose=False).fit(train)
-            row = {"commit": _code_commit(), "dataset": name, "seed": seed, "encoded_dim": model.transformer_.layout_.dim,
+            row = {"commit": _code_commit(), "dataset": name, "seed": seed,
+                   "encoded_dim": model.transformer_.layout_.dim,
                    "rows": args.rows, **_stages(model, args.rows, np.random.default_rng(seed))}
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model.synthgan"

@@ -44,12 +44,6 @@ logger = logging.getLogger(__name__)
 _MAX_REJECTION_ROUNDS = 50
 _SAMPLE_CHUNK_ROWS = 50_000
 _VALIDATION_ROWS = 5_000  # generated rows per validation score
-
-
-def _calibration_rows(n_train: int) -> int:
-    """Generated rows that estimate the generator's marginals for calibration (as many as the
-    training rows, within 20,000 and 100,000)."""
-    return int(min(max(n_train, 20_000), 100_000))
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
@@ -60,6 +54,12 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks", "constraints", "metadata")  # the last two: saved fitted, apart
+
+
+def _calibration_rows(n_train: int) -> int:
+    """Generated rows that estimate the generator's marginals for calibration (as many as the
+    training rows, within 20,000 and 100,000)."""
+    return int(min(max(n_train, 20_000), 100_000))
 
 
 def available_memory() -> int | None:

@@ -9,12 +9,13 @@ The rule, for a stream called ``name`` in process ``rank`` (0 in a single-proces
     SeedSequence(entropy, spawn_key=(crc32(name), rank))   # per-process streams
 
 Shared streams (``SHARED``) must agree across processes: network initialization, the transformer's
-row sample and mode draws, the validation split and scoring, sampling after fit, the levels
-that replace rare ones (``rare``) and the generated rows that calibrate the marginals after training
-(``calibration``). Per-process streams (``PER_PROCESS``) must differ across processes so that data-parallel workers draw different
-batches and noise: training batches, generator noise (with the Gumbel noise of the activations), the
-critic's dropout masks, the gradient-penalty mix and DP-SGD's Gaussian noise (``privacy``). A single-process run is rank 0, so it draws the
-same numbers as rank 0 of a distributed run. Global random states (``numpy.random``, ``torch``'s
+row sample and mode draws, the validation split and scoring, sampling after fit, the levels that
+replace rare ones (``rare``) and the generated rows that calibrate the marginals after training
+(``calibration``). Per-process streams (``PER_PROCESS``) must differ across processes so that
+data-parallel workers draw different batches and noise: training batches, generator noise (with
+the Gumbel noise of the activations), the critic's dropout masks, the gradient-penalty mix and
+DP-SGD's Gaussian noise (``privacy``). A single-process run is rank 0, so it draws the same
+numbers as rank 0 of a distributed run. Global random states (``numpy.random``, ``torch``'s
 default generator) are never read or advanced.
 """
 

@@ -84,8 +84,8 @@ class PoissonBatchSampler(BatchSampler):
     rng : numpy Generator
     """
 
-    def __init__(self, data: EncodedRows | np.ndarray, codes: np.ndarray, sampler: ConditionSampler | None, sample_rate: float,
-                 device: torch.device, rng: np.random.Generator):
+    def __init__(self, data: EncodedRows | np.ndarray, codes: np.ndarray, sampler: ConditionSampler | None,
+                 sample_rate: float, device: torch.device, rng: np.random.Generator):
         super().__init__(data, sampler, device, rng)
         self.codes = codes
         self.sample_rate = sample_rate

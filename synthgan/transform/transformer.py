@@ -87,7 +87,8 @@ class DataTransformer:
                                                            self.max_categories, self.gmm_max_rows,
                                                            quantile=self.numeric_encoding == "quantile")
             if self.calibration:
-                self.states_ = [_with_target(state, df[spec.name], spec) for spec, state in zip(self.specs_, self.states_)]
+                self.states_ = [_with_target(state, df[spec.name], spec)
+                                for spec, state in zip(self.specs_, self.states_)]
         else:
             self.states_ = [release.states[spec.name] for spec in self.specs_]
         self.release_ = release
