@@ -184,12 +184,8 @@ class DataTransformer:
         decoded: dict[int, list[np.ndarray]] = {k: [] for k in targets}
         for block in generated:
             for k, state in targets.items():
-                spans = {s.role: s for s in self.layout_.spans_of(self.specs_[k].name)}
-                mode = block[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
-                values = decode_modes(state, block[:, spans["value"].start].astype(np.float64), mode)
-                if "missing" in spans:
-                    values = values[block[:, spans["missing"].start:spans["missing"].stop].argmax(axis=1) == 0]
-                decoded[k].append(values)
+                values, missing = self._decode_number(self.specs_[k], state, block, None)
+                decoded[k].append(values[~missing])
         for k, state in targets.items():
             values = np.concatenate(decoded[k]) if decoded[k] else np.zeros(0)
             if len(values):
@@ -202,17 +198,14 @@ class DataTransformer:
         """Decode generator output (softmax spans are read by argmax) into a typed DataFrame."""
         columns = {}
         for spec, state in zip(self.specs_, self.states_):
-            spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
             if isinstance(state, ModeState):
-                mode = encoded[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
-                values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), mode, rng)
+                values, missing = self._decode_number(spec, state, encoded, rng)
                 if spec.step:
                     values = np.clip(np.round(values / spec.step) * spec.step, state.minimum, state.maximum)
-                if "missing" in spans:
-                    values[encoded[:, spans["missing"].start:spans["missing"].stop].argmax(axis=1) == 1] = np.nan
+                values[missing] = np.nan
                 columns[spec.name] = restore_dtype(values, spec)
             else:
-                span = spans["category"]
+                span = {s.role: s for s in self.layout_.spans_of(spec.name)}["category"]
                 codes = encoded[:, span.start:span.stop].argmax(axis=1)
                 columns[spec.name] = restore_dtype(decode_categories(state, codes, rng), spec,
                                                    state.all_levels)
@@ -221,6 +214,16 @@ class DataTransformer:
         for spec in self.generated_:
             columns[spec.name] = self._generate(spec, len(encoded), rng, 0)
         return pd.DataFrame({name: columns[name] for name in self.columns_})
+
+    def _decode_number(self, spec: ColumnSpec, state: ModeState, encoded: np.ndarray,
+                       rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        """A continuous column's decoded values (before rounding to its step) and its missing flags."""
+        spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
+        mode = encoded[:, spans["mode"].start:spans["mode"].stop].argmax(axis=1)
+        values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), mode, rng)
+        if "missing" not in spans:
+            return values, np.zeros(len(values), dtype=bool)
+        return values, encoded[:, spans["missing"].start:spans["missing"].stop].argmax(axis=1) == 1
 
     def _generate(self, spec: ColumnSpec, n: int, rng: np.random.Generator, first: int) -> pd.Series:
         plan = spec.generated
