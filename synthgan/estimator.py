@@ -35,7 +35,7 @@ from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
 from synthgan.transform.columns import column_kind, continuous_values, identifier_kind
-from synthgan.transform.encoded import EncodedRows, onehot_starts, slot_dtype
+from synthgan.transform.encoded import EncodedRows, slot_dtype
 from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
@@ -705,7 +705,7 @@ class SynthGAN(BaseEstimator):
         """Refuse, before allocating, a fit whose encoded table and networks cannot fit in memory."""
         layout = transformer.layout_
         need = model_class(self.model).training_bytes(layout, self._model_params())
-        compact = len(layout.tanh_index) * 4 + len(onehot_starts(layout)) * slot_dtype(layout).itemsize
+        compact = len(layout.tanh_index) * 4 + len(layout.onehot_spans) * slot_dtype(layout).itemsize
         need += n_rows * compact + n_rows * len(layout.condition_spans) * 8 * 2  # encoded rows, codes
         have = available_memory()
         if have is None or need <= 0.5 * have:  # activations, temporaries and the allocator need the rest

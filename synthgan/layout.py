@@ -74,6 +74,16 @@ class TableLayout:
         return np.array([s.start for s in self.spans if s.activation == "tanh"], dtype=np.int64)
 
     @cached_property
+    def onehot_spans(self) -> tuple[Span, ...]:
+        """The one-hot (softmax) spans, in order: the slots of a compactly stored row."""
+        return tuple(s for s in self.spans if s.activation == "softmax")
+
+    @cached_property
+    def onehot_start(self) -> np.ndarray:
+        """First encoded column of every one-hot span, in order."""
+        return np.array([s.start for s in self.onehot_spans], dtype=np.int64)
+
+    @cached_property
     def column_span(self) -> np.ndarray:
         """For each encoded column, the number of the span it belongs to."""
         return np.repeat(np.arange(len(self.spans)), [s.width for s in self.spans]).astype(np.int64)

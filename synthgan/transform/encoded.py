@@ -3,7 +3,7 @@
 The dense encoding is mostly zeros: every one-hot span holds a single 1 per row. Storing the
 training table that way costs ``rows x layout.dim`` floats (kddcup99's 494,021 rows encode to 225
 columns: 424 MiB), while the same information is one float per scalar span and one slot number per
-one-hot span (kddcup99: 115 MiB). :class:`EncodedRows` keeps that compact form in numpy;
+one-hot span (kddcup99: 106 MiB, with 16-bit slots). :class:`EncodedRows` keeps that compact form in numpy;
 :class:`DeviceRows` keeps it on the training device and builds the dense rows of a batch with one
 scatter, so no per-column loop runs in the training step and the dense table never exists.
 """
@@ -21,13 +21,9 @@ from synthgan.layout import Span, TableLayout
 _HASH_BLOCK_ROWS = 8192
 
 
-def onehot_starts(layout: TableLayout) -> np.ndarray:
-    """First encoded column of every one-hot (softmax) span, in layout order."""
-    return np.array([s.start for s in layout.spans if s.activation == "softmax"], dtype=np.int64)
-
-
 def slot_dtype(layout: TableLayout) -> np.dtype:
-    widest = max((s.width for s in layout.spans if s.activation == "softmax"), default=1)
+    """The smallest integer type that holds every one-hot span's slot numbers."""
+    widest = max((s.width for s in layout.onehot_spans), default=1)
     return np.dtype(np.int16 if widest <= np.iinfo(np.int16).max else np.int32)
 
 
@@ -45,8 +41,8 @@ class EncodedRows:
 
     def __post_init__(self) -> None:
         n = len(self.values)
-        if self.values.shape != (n, len(self.layout.tanh_index)) or self.slots.shape != (n, len(onehot_starts(
-                self.layout))):
+        if self.values.shape != (n, len(self.layout.tanh_index)) or \
+                self.slots.shape != (n, len(self.layout.onehot_spans)):
             raise ValueError(f"encoded rows do not match the layout: values {self.values.shape}, "
                              f"slots {self.slots.shape}")
 
@@ -68,13 +64,12 @@ class EncodedRows:
         slots = self.slots if rows is None else self.slots[rows]
         out = np.zeros((len(values), self.layout.dim), dtype=np.float32)
         out[:, self.layout.tanh_index] = values
-        np.put_along_axis(out, slots.astype(np.int64) + onehot_starts(self.layout), 1.0, axis=1)
+        np.put_along_axis(out, slots.astype(np.int64) + self.layout.onehot_start, 1.0, axis=1)
         return out
 
     def slots_of(self, span: Span) -> np.ndarray:
         """The hot slot of one one-hot span in every row."""
-        onehot = [s for s in self.layout.spans if s.activation == "softmax"]
-        return self.slots[:, onehot.index(span)]
+        return self.slots[:, self.layout.onehot_spans.index(span)]
 
     def condition_codes(self) -> np.ndarray:
         """Slot of each row in every condition span, shape ``(n_rows, n_condition_spans)``."""
@@ -101,7 +96,7 @@ class DeviceRows:
         self.values = torch.as_tensor(rows.values, device=device)
         self.slots = torch.as_tensor(rows.slots, device=device)
         self.tanh_index = torch.as_tensor(layout.tanh_index, device=device)
-        self.starts = torch.as_tensor(onehot_starts(layout), device=device)
+        self.starts = torch.as_tensor(layout.onehot_start, device=device)
 
     def __len__(self) -> int:
         return len(self.values)

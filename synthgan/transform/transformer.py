@@ -20,7 +20,7 @@ from synthgan.transform import identifiers
 from synthgan.transform.categories import (CategoryState, decode_categories, encode_categories,
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
-from synthgan.transform.encoded import EncodedRows, onehot_starts, slot_dtype
+from synthgan.transform.encoded import EncodedRows, slot_dtype
 from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes, quantile_grid
 
 ColumnState = Union[ModeState, CategoryState]
@@ -138,7 +138,7 @@ class DataTransformer:
             raise DataError(f"columns seen in fit are missing: {missing}")
         layout = self.layout_
         values = np.zeros((len(df), len(layout.tanh_index)), dtype=np.float32)
-        slots = np.zeros((len(df), len(onehot_starts(layout))), dtype=slot_dtype(layout))
+        slots = np.zeros((len(df), len(layout.onehot_spans)), dtype=slot_dtype(layout))
         value_col, slot_col = 0, 0
         for spec, state in zip(self.specs_, self.states_):
             if isinstance(state, ModeState):
