@@ -166,6 +166,15 @@ class SynthGAN(BaseEstimator):
         Rows the critic scores together (PacGAN).
     critic_steps : int, default=1
         Critic updates per generator update.
+    target : str or None, default=None
+        The column a downstream model will predict, if any (e.g. the label of a classification
+        task the synthetic rows are for). A small network then learns from real rows to predict it
+        from the other columns, and the generator is also trained to make that prediction hold in
+        its own rows (an auxiliary target loss, as in CTAB-GAN+; :mod:`synthgan.models.target`).
+        It aims at train-on-synthetic, test-on-real utility. Not with ``epsilon`` (the predictor
+        reads real rows outside DP-SGD) nor with the one-pass ``copula``.
+    target_weight : float, default=1.0
+        Weight of the auxiliary target loss in the generator's loss.
     log_frequency : bool, default=True
         Draw training conditions with log-frequency rather than frequency.
     max_modes : int, default=10
@@ -319,7 +328,8 @@ class SynthGAN(BaseEstimator):
                  loss: str = "wgan-gp", embedding_dim: int = 128,
                  generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
-                 pac: int = 10, critic_steps: int = 1, log_frequency: bool = True, max_modes: int = 10,
+                 pac: int = 10, critic_steps: int = 1, target: str | None = None, target_weight: float = 1.0,
+                 log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
@@ -343,6 +353,8 @@ class SynthGAN(BaseEstimator):
         self.weight_decay = weight_decay
         self.pac = pac
         self.critic_steps = critic_steps
+        self.target = target
+        self.target_weight = target_weight
         self.log_frequency = log_frequency
         self.max_modes = max_modes
         self.max_categories = max_categories
@@ -373,6 +385,10 @@ class SynthGAN(BaseEstimator):
     def _validate_params(self) -> None:
         P.validate(self, {"model": P.one_of(model_names())})
         P.validate(self, {**self._parameter_constraints, **model_class(self.model).parameters})
+        if self.target is not None and "target" not in model_class(self.model).capabilities:
+            able = [name for name in model_names() if "target" in model_class(name).capabilities]
+            raise SynthGANError(f"model={self.model!r} has no auxiliary target loss; leave target=None or use "
+                                f"model={able[0]!r}")
         if self.batch_size < self._effective("pac"):
             raise SynthGANError(f"batch_size ({self.batch_size}) must be at least pac ({self.pac})")
         if self.epsilon is None:
@@ -386,6 +402,9 @@ class SynthGAN(BaseEstimator):
             able = [name for name in model_names() if "private" in model_class(name).capabilities]
             raise SynthGANError(f"model={self.model!r} cannot be trained with differential privacy (epsilon); "
                                 f"use model={able[0]!r}" if able else "no registered model trains privately")
+        if self.target is not None:
+            raise SynthGANError("target cannot be used with epsilon: its predictor is trained on real rows outside "
+                                "DP-SGD, which the privacy guarantee does not cover; leave target=None")
         if self.validation_size is not None:
             raise SynthGANError("validation_size cannot be used with epsilon: scoring held-back rows during "
                                 "training is not covered by the privacy guarantee; leave validation_size=None")
@@ -473,6 +492,10 @@ class SynthGAN(BaseEstimator):
             metadata.check(X)
             X = metadata.parse(X)
             discrete_columns = list(dict.fromkeys([*(discrete_columns or ()), *metadata.discrete_columns()])) or None
+        if self.target is not None and (not isinstance(X, pd.DataFrame) or self.target not in X.columns):
+            shown = ", ".join(map(repr, list(getattr(X, "columns", []))[:10]))
+            raise DataError(f"target={self.target!r} is not a column of the training table (columns: {shown}); "
+                            "name one of its columns or leave target=None")
         train, validation = self._split_validation(X, streams)
         train = self._protect_rare_levels(train, metadata, discrete_columns, streams)
         constraints = self._fit_constraints(train, metadata)
@@ -487,6 +510,10 @@ class SynthGAN(BaseEstimator):
         started = time.perf_counter()
         transformer, encoded = self._fit_transformer(modelled, secret, discrete_columns, budget, metadata, ctx)
         transformer_seconds = time.perf_counter() - started
+        if self.target is not None and not transformer.layout_.spans_of(self.target):
+            raise DataError(f"target column {self.target!r} is not learned by the model (it is constant, generated "
+                            "fresh as an identifier or personal data, or merged by a constraint); name it in "
+                            "discrete_columns to model it, or leave target=None")
         codes = transformer.category_codes(encoded)
         if budget is None:
             counts = exact_condition_counts(codes, transformer)

@@ -21,7 +21,9 @@ from synthgan.layout import TableLayout
 from synthgan.models.activations import SpanActivation
 from synthgan.models.base import Batch, Phase, TabularModel, register_model
 from synthgan.models.networks import Critic, Generator, init_weights
+from synthgan.models.target import TargetLoss
 from synthgan.streams import RandomStreams
+from synthgan.transform.modes import ModeState
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class GANConfig:
     loss: str = "wgan-gp"
     gradient_penalty: float = 10.0
     tau: float = 0.2
+    target: object = None
+    target_weight: float = 1.0
+
+
+def _column_name(value: object) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 _GAN_PARAMETERS: dict[str, P.Constraint] = {
@@ -51,7 +59,11 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
     "weight_decay": P.positive(allow_zero=True),
     "pac": P.integer(1),
     "critic_steps": P.integer(1),
+    "target": P.Constraint(_column_name, "None or a column name"),
+    "target_weight": P.positive(),
 }
+
+TARGET_LR = 1e-3  # Adam's usual rate for a supervised network (the target predictor)
 
 
 class AdversarialModel(TabularModel):
@@ -70,6 +82,8 @@ class AdversarialModel(TabularModel):
             self.generator = Generator(self.config.embedding_dim + self.condition_dim,
                                        self.config.generator_dim, layout.dim).to(device)
         self.critic: Critic | None = None
+        self.predictor: nn.Module | None = None
+        self.transformer = transformer
         self.private = False
 
     def make_private(self) -> None:
@@ -113,22 +127,45 @@ class AdversarialModel(TabularModel):
         init_weights(critic, init)
         self.generator = self.generator.to(self.device)
         self.critic = critic.to(self.device)
+        if self.config.target is not None:
+            self.target_loss = TargetLoss(self.layout, self.config.target, self._modes(self.config.target),
+                                          self.device)
+            predictor = self.target_loss.build()
+            init_weights(predictor, init)  # after the other networks: their weights do not change
+            self.predictor = predictor.to(self.device)
+
+    def _modes(self, column: object):
+        """The fitted mixture of ``column`` when it is a number or datetime, else None."""
+        if self.transformer is None:
+            raise RuntimeError("a target needs the fitted transformer")
+        for spec, state in zip(self.transformer.specs_, self.transformer.states_):
+            if spec.name == column:
+                return state if isinstance(state, ModeState) else None
+        raise ValueError(f"target column {column!r} is not modelled")
 
     def networks(self) -> dict[str, nn.Module]:
         found = {"generator": self.generator}
         if self.critic is not None:
             found["critic"] = self.critic
+        if self.predictor is not None:
+            found["target"] = self.predictor
         return found
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         if self.critic is None:
             raise RuntimeError("setup_training() must run before the optimizers are configured")
         adam = dict(betas=(0.5, 0.9), weight_decay=self.config.weight_decay)
-        return {"critic": torch.optim.Adam(self.critic.parameters(), lr=self.config.discriminator_lr, **adam),
-                "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.generator_lr, **adam)}
+        optimizers = {
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=self.config.discriminator_lr, **adam),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.generator_lr, **adam)}
+        if self.predictor is not None:
+            optimizers["target"] = torch.optim.Adam(self.predictor.parameters(), lr=TARGET_LR,
+                                                    weight_decay=self.config.weight_decay)
+        return optimizers
 
     def phases(self) -> tuple[Phase, ...]:
-        return (Phase("critic", self.critic_loss, repeats=self.config.critic_steps),
+        target = (Phase("target", self.predictor_loss),) if self.predictor is not None else ()
+        return (Phase("critic", self.critic_loss, repeats=self.config.critic_steps), *target,
                 Phase("generator", self.generator_loss))
 
     # ------------------------------------------------------------------ pieces
@@ -175,7 +212,13 @@ class AdversarialModel(TabularModel):
         loss = -score.mean() if self.config.loss == "wgan-gp" else F.softplus(-score).mean()
         if batch.condition.shape[1]:
             loss = loss + self.activation.condition_loss(raw, batch.condition)
+        if self.predictor is not None:  # the target must follow from the other columns as in real rows
+            loss = loss + self.config.target_weight * self.target_loss.generator_loss(self.predictor, fake, batch.real)
         return loss
+
+    def predictor_loss(self, batch: Batch) -> torch.Tensor:
+        """The target predictor's loss on real rows (it never trains on generated ones)."""
+        return self.target_loss(self.predictor, batch.real)
 
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
@@ -206,7 +249,7 @@ class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
     description = "conditional generator, training-by-sampling, PacGAN critic (Xu et al., 2019)"
-    capabilities = frozenset({"conditional", "private"})
+    capabilities = frozenset({"conditional", "private", "target"})
 
 
 @register_model("wgan-gp")
@@ -214,4 +257,4 @@ class WassersteinGAN(AdversarialModel):
     """Unconditional WGAN-GP over the same encoding."""
 
     description = "unconditional Wasserstein GAN with gradient penalty over the same encoding"
-    capabilities = frozenset()
+    capabilities = frozenset({"target"})
