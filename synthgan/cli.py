@@ -119,7 +119,8 @@ def _model_options(func):
 
 def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
          seed: int | None, device: str, quiet: bool, metadata_path: Path | None = None,
-         privacy_mode: str | None = None, **privacy: float | None):
+         privacy_mode: str | None = None, target: str | None = None, callbacks: list | None = None,
+         resume_from: Path | None = None, **privacy: float | None):
     from synthgan.estimator import SynthGAN
     from synthgan.metadata import Metadata
 
@@ -127,8 +128,8 @@ def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | No
     if not quiet:
         click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
     return SynthGAN(model=model_name, epochs=epochs, max_time=max_time, device=device, verbose=not quiet,
-                    random_state=seed, metadata=metadata, privacy=privacy_mode,
-                    **privacy).fit(frame, discrete_columns=list(discrete) or None)
+                    random_state=seed, metadata=metadata, privacy=privacy_mode, target=target, callbacks=callbacks,
+                    **privacy).fit(frame, discrete_columns=list(discrete) or None, resume_from=resume_from)
 
 
 def _changed_params(model) -> str:
@@ -164,10 +165,17 @@ def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | No
               help="Delta of the privacy guarantee (default: a power of ten below 1/(10 rows)).")
 @click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Per-row gradient clipping bound of private training.")
+@click.option("--target", default=None,
+              help="Column a downstream model will predict: train with the auxiliary target loss on it.")
+@click.option("--checkpoint", "checkpoint_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write a checkpoint here every --checkpoint-every epochs, and resume from the latest one found "
+                   "there (so a rerun, or torchrun --max-restarts, continues an interrupted fit).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Epochs between checkpoints.")
 def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
         discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None, seed: int | None,
         encoding: str | None, device: str, quiet: bool, force: bool, epsilon: float | None, delta: float | None,
-        max_grad_norm: float) -> None:
+        max_grad_norm: float, target: str | None, checkpoint_dir: Path | None, checkpoint_every: int) -> None:
     """Fit a model on INPUT (.parquet, .csv, .csv.gz) and save it.
 
     \b
@@ -175,6 +183,8 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
       synthgan fit data.csv -o private.synthgan --epsilon 1 --epochs 50
       synthgan fit data.csv -o model.synthgan --metadata meta.json --privacy strict
+      synthgan fit data.csv -o model.synthgan --target label
+      synthgan fit big.parquet -o model.synthgan --checkpoint ckpt/   # rerun to continue
     """
     if is_stdio(output):
         raise SynthGANError("a model file cannot be written to standard output; give -o a file name")
@@ -184,8 +194,17 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
 
     ctx = distributed.context()  # under torchrun each process reads only its share of the rows
     frame = read_table(input_path, encoding, fmt=fmt, shard=(ctx.rank, ctx.world_size) if ctx.distributed else None)
+    callbacks, resume_from = None, None
+    if checkpoint_dir is not None:
+        from synthgan.training import Checkpoint, list_checkpoints
+
+        callbacks = [Checkpoint(checkpoint_dir, every=checkpoint_every)]
+        if checkpoint_dir.is_dir() and list_checkpoints(checkpoint_dir):
+            resume_from = checkpoint_dir
+            if not quiet and ctx.is_main:
+                click.echo(f"resuming from the latest checkpoint in {checkpoint_dir}", err=True)
     model = _fit(frame, model_name, epochs, max_time, discrete, seed, device, quiet or not ctx.is_main,
-                 metadata_path, privacy_mode, **privacy)
+                 metadata_path, privacy_mode, target, callbacks, resume_from, **privacy)
     if ctx.is_main:  # rank 0 writes the model file and reports; the others wait for it
         model.save(output, overwrite=force)
     distributed.barrier(ctx)
@@ -285,21 +304,25 @@ def balance_counts(counts: pd.Series, rows: int) -> dict:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Output table; default: INPUT's name with '.augmented' beside INPUT.")
 @click.option("--synthetic-only", is_flag=True, help="Write only the synthetic rows.")
-@click.option("--target", default=None, help="Class column (with --balance).")
+@click.option("--target", default=None, help="Class column (with --balance), or the column of --target-loss.")
 @click.option("--balance", is_flag=True, help="Spend the synthetic rows on the rarest --target classes.")
+@click.option("--target-loss", is_flag=True,
+              help="Train with the auxiliary target loss on --target (for rows a model will learn --target from).")
 @click.option("--mark-synthetic", is_flag=True, help="Add a boolean column is_synthetic (False for the real rows).")
 @FORMAT_OPTION
 @_model_options
 def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
-            target: str | None, balance: bool, mark_synthetic: bool, fmt: str | None, model_name: str, epochs: int,
-            max_time: float | None, discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None,
-            seed: int | None, encoding: str | None, device: str, quiet: bool, force: bool) -> None:
+            target: str | None, balance: bool, target_loss: bool, mark_synthetic: bool, fmt: str | None,
+            model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
+            metadata_path: Path | None, privacy_mode: str | None, seed: int | None, encoding: str | None,
+            device: str, quiet: bool, force: bool) -> None:
     """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.
 
     \b
     Examples:
       synthgan augment data.parquet --rows 50000
       synthgan augment data.csv --rows 2000 --target label --balance -o balanced.csv
+      synthgan augment data.csv --rows 2000 --target label --target-loss
       synthgan augment --demo --rows 50000 -o demo_augmented.parquet
       cat data.csv | synthgan augment - --format csv --rows 100 > augmented.csv
     """
@@ -313,8 +336,9 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
         base = source.name if source.is_dir() else source.name[: -len(suffix) - 1]
         output = (Path.cwd() if demo else source.parent) / f"{base}.augmented.{suffix}"
     _check_output(output, force, source, fmt=fmt)
-    if balance and target is None:
-        raise SynthGANError("--balance needs --target COLUMN")
+    for flag, given in (("--balance", balance), ("--target-loss", target_loss)):
+        if given and target is None:
+            raise SynthGANError(f"{flag} needs --target COLUMN")
     real = read_table(source, encoding, fmt=fmt)
     if mark_synthetic and "is_synthetic" in real.columns:
         raise SynthGANError("the table already has a column 'is_synthetic'; rename it or leave out --mark-synthetic")
@@ -325,7 +349,8 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
         if levels > MAX_BALANCE_CLASSES:
             raise SynthGANError(f"--balance needs a class column; --target {target!r} has {levels} distinct values")
         discrete = tuple(dict.fromkeys((*discrete, target)))
-    model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet, metadata_path, privacy_mode)
+    model = _fit(real, model_name, epochs, max_time, discrete, seed, device, quiet, metadata_path, privacy_mode,
+                 target if target_loss else None)
 
     def synthetic() -> Iterator[pd.DataFrame]:
         if balance:

@@ -74,6 +74,38 @@ def test_augment_balance_evens_out_the_target(tmp_path):
     assert counts.to_dict() == {"a": 240, "b": 180, "c": 180}
 
 
+def test_fit_and_augment_train_with_the_target_loss_when_asked(small, tmp_path, monkeypatch):
+    path, _ = small
+    result = run("fit", path, "-o", tmp_path / "m.synthgan", "--target", "group", *FAST)
+    assert result.exit_code == 0, result.output
+    loaded = SynthGAN.load(tmp_path / "m.synthgan")
+    assert loaded.target == "group" and "target_loss" in loaded.history_
+    result = run("fit", path, "-o", tmp_path / "n.synthgan", "--target", "zzz", *FAST)
+    assert result.exit_code != 0 and "'zzz' is not a column" in result.output
+    targets = []
+    fit = SynthGAN.fit
+    monkeypatch.setattr(SynthGAN, "fit", lambda self, *a, **k: targets.append(self.target) or fit(self, *a, **k))
+    for extra in ([], ["--target-loss"]):
+        out = tmp_path / f"aug{len(extra)}.parquet"
+        result = run("augment", path, "--rows", 20, "--target", "group", *extra, "-o", out, *FAST)
+        assert result.exit_code == 0 and len(pd.read_parquet(out)) == 220, result.output
+    assert targets == [None, "group"]  # --target alone (for --balance) does not add the loss
+
+
+def test_fit_with_checkpoint_resumes_where_the_last_run_stopped(small, tmp_path):
+    path, _ = small
+    ck = tmp_path / "ck"
+    runs = (("full", 3, []), ("first", 2, ["--checkpoint", ck]), ("resumed", 3, ["--checkpoint", ck]))
+    for name, epochs, extra in runs:
+        result = run("fit", path, "-o", tmp_path / f"{name}.synthgan", "--epochs", epochs, "--seed", "0", "--quiet",
+                     *extra)
+        assert result.exit_code == 0, result.output
+    full, resumed = (SynthGAN.load(tmp_path / f"{n}.synthgan") for n in ("full", "resumed"))
+    assert sorted(p.name for p in ck.iterdir()) == ["epoch-000002.ckpt", "epoch-000003.ckpt"]
+    pd.testing.assert_frame_equal(full.sample(200, random_state=1), resumed.sample(200, random_state=1))
+    assert len(resumed.history_) == 3
+
+
 def test_balance_counts_water_fills():
     counts = pd.Series({"a": 100, "b": 10, "c": 40})
     assert balance_counts(counts, 50) == {"b": 40, "c": 10}
@@ -124,6 +156,7 @@ def test_clear_one_line_errors(small, tmp_path):
         (["augment", tmp_path / "data.xlsx", "--rows", "5"], "cannot tell the format"),
         (["sample", tmp_path / "nope.synthgan", "--rows", "5", "-o", tmp_path / "x.csv"], "does not exist"),
         (["augment", path, "--rows", "5", "--balance"], "--balance needs --target"),
+        (["augment", path, "--rows", "5", "--target-loss"], "--target-loss needs --target"),
         (["augment", path, "--rows", "5", "--target", "zzz"], "'zzz' is not in the table"),
     ]
     empty = tmp_path / "empty.csv"
