@@ -234,6 +234,13 @@ class DistributedStrategy(Strategy):
     def device(self) -> torch.device:
         return next(iter(self._parameters.values()))[0].device
 
+    @property
+    def rank(self) -> int:
+        return self.ctx.rank
+
+    def gather(self, value: object) -> list:
+        return gather(value, self.ctx)
+
     def synchronize(self, name: str) -> None:
         grads = [p.grad for p in self._parameters[name] if p.grad is not None]
         flat_mean_(grads, self.ctx.world_size)

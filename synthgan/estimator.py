@@ -29,7 +29,7 @@ from synthgan.models.base import TabularModel, build_model, model_class, model_n
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
-from synthgan.training import (BatchSampler, Callback, Checkpoint, ProgressBar, TimeBudget, Trainer, TrainingPlan,
+from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, Trainer, TrainingPlan,
                                ValidationScore, WeightAverage, read_checkpoint)
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.training.strategy import Strategy
@@ -478,7 +478,7 @@ class SynthGAN(BaseEstimator):
         device = self._resolve_device()
         ctx = D.context()
         if ctx.distributed:  # started by torchrun: X is this process's share of the rows
-            self._check_distributed(resume_from)
+            self._check_distributed()
             device = D.device_for(ctx, device)
             D.ensure_initialized(device)
         # one root entropy for every process (rank 0's, when random_state leaves it to chance)
@@ -592,18 +592,18 @@ class SynthGAN(BaseEstimator):
                           self._training_callbacks(validation, generation, streams, ctx), strategy=strategy,
                           describe=describe)
         if checkpoint is not None:
-            self._check_resumable(checkpoint["run"], describe())
+            self._check_resumable(checkpoint, describe(), ctx)
             trainer.load_state_dict(checkpoint)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
         return trainer.history.records, trainer.strategy
 
-    def _check_distributed(self, resume_from: object) -> None:
+    def _check_distributed(self) -> None:
         """Refuse what data-parallel training does not do yet, before any process does work."""
         refused = [name for name, value in (
-            ("epsilon", self.epsilon), ("validation_size", self.validation_size), ("resume_from", resume_from),
-            ("constraints", self.constraints), ("metadata", self.metadata), ("privacy", self.privacy)) if value]
+            ("epsilon", self.epsilon), ("validation_size", self.validation_size), ("constraints", self.constraints),
+            ("metadata", self.metadata), ("privacy", self.privacy)) if value]
         if "one-pass" in model_class(self.model).capabilities:
             refused.insert(0, f"model={self.model!r}")
         if refused:
@@ -765,10 +765,7 @@ class SynthGAN(BaseEstimator):
             rng = np.random.default_rng(streams.seed_sequence("validation").spawn(1)[0])
             built.append(ValidationScore(validation, lambda n, r: generation.rows(n, None, r), rng,
                                          _VALIDATION_ROWS, self.validation_every))
-        given = list(self.callbacks or [])
-        if not ctx.is_main:
-            given = [c for c in given if not isinstance(c, Checkpoint)]
-        return built + given
+        return built + list(self.callbacks or [])  # every process runs a Checkpoint; rank 0 writes
 
     def _describe_run(self, streams: RandomStreams, encoded: EncodedRows, device: torch.device) -> dict:
         names = _RESUME_PARAMS + tuple(model_class(self.model).parameters)
@@ -776,8 +773,26 @@ class SynthGAN(BaseEstimator):
         return {"entropy": streams.entropy, "params": params, "device_type": device.type,
                 "data_sha256": encoded.sha256(), "rows": len(encoded)}
 
+    @classmethod
+    def _check_resumable(cls, checkpoint: dict, current: dict, ctx: D.Context) -> None:
+        """Raise in every process if any process cannot continue the checkpointed run."""
+        processes = checkpoint.get("processes") or [checkpoint]  # older checkpoints: one process
+        problem = None
+        if len(processes) != ctx.world_size:
+            problem = (f"cannot resume: the checkpoint was written by {len(processes)} process(es) and this fit runs "
+                       f"{ctx.world_size}; resume with the same number of processes (torchrun --nnodes and "
+                       "--nproc-per-node as before), since each one continues its own random streams")
+        else:
+            try:
+                cls._check_run(processes[ctx.rank]["run"], current)
+            except SynthGANError as exc:
+                problem = str(exc) if ctx.world_size == 1 else f"{exc} (process {ctx.rank})"
+        problems = [p for p in D.gather(problem, ctx) if p is not None]
+        if problems:
+            raise SynthGANError(problems[0])
+
     @staticmethod
-    def _check_resumable(saved: dict, current: dict) -> None:
+    def _check_run(saved: dict, current: dict) -> None:
         differ = [k for k in current["params"] if saved["params"].get(k) != current["params"][k]]
         if differ:
             shown = ", ".join(f"{k}={saved['params'].get(k)!r} (now {current['params'][k]!r})" for k in differ)

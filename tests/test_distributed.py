@@ -198,3 +198,30 @@ def test_a_dead_process_ends_the_others_with_an_error_not_a_hang(tmp_path):
             process.kill()
     outcome, seconds = out.read_text().split()
     assert outcome != "no error" and float(seconds) < 60
+
+
+def test_torchrun_fit_resumes_from_its_checkpoint_bit_identically(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthgan import SynthGAN
+    from synthgan.training import read_checkpoint
+
+    pq.write_table(pa.Table.from_pandas(_frame(), preserve_index=False), tmp_path / "t.parquet", row_group_size=25)
+    common = ["--seed", "0", "--quiet"]
+    for args in (["-o", "full.synthgan", "--epochs", "4"],
+                 ["-o", "first.synthgan", "--epochs", "2", "--checkpoint", "ck"],  # interrupted after epoch 2
+                 ["-o", "resumed.synthgan", "--epochs", "4", "--checkpoint", "ck"]):
+        done = _torchrun(tmp_path, "fit", "t.parquet", *args, *common)
+        assert done.returncode == 0, done.stderr[-3000:]
+    state = read_checkpoint(tmp_path / "ck")
+    assert state["epoch"] == 4 and len(state["processes"]) == WORLD
+    noise = [part["model_random"]["noise"] for part in state["processes"]]
+    assert not torch.equal(noise[0], noise[1])  # each process's own stream is kept
+    full, resumed = SynthGAN.load(tmp_path / "full.synthgan"), SynthGAN.load(tmp_path / "resumed.synthgan")
+    assert full.history_["epoch"].tolist() == resumed.history_["epoch"].tolist() == [1, 2, 3, 4]
+    assert full.sample(300, random_state=5).equals(resumed.sample(300, random_state=5))
+    first = SynthGAN.load(tmp_path / "first.synthgan")
+    assert not first.sample(300, random_state=5).equals(full.sample(300, random_state=5))
+    with pytest.raises(SynthGANError, match="written by 2 process"):  # one process cannot continue it
+        SynthGAN(epochs=5, random_state=0, verbose=False).fit(_frame(), resume_from=tmp_path / "ck")

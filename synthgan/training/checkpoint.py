@@ -1,11 +1,11 @@
 """Checkpoints: the whole training state written atomically every N epochs, and read back to resume.
 
 A checkpoint file ``epoch-000012.ckpt`` holds the networks (generator and critic), the optimizer
-states, every random stream used in training, the epoch, the history, the callbacks' states and a
-description of the run (root entropy, parameters, data fingerprint) that ``fit(resume_from=...)``
-checks before continuing. Files are written to a temporary name in the same directory and renamed,
-so a crash never leaves a half-written checkpoint, and read with ``torch.load(weights_only=True)``,
-so a checkpoint can never run code.
+states, every random stream used in training (each process's, under torchrun), the epoch, the
+history, the callbacks' states and a description of the run (root entropy, parameters, data
+fingerprint) that ``fit(resume_from=...)`` checks before continuing. Files are written to a
+temporary name in the same directory and renamed, so a crash never leaves a half-written
+checkpoint, and read with ``torch.load(weights_only=True)``, so a checkpoint can never run code.
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ class Checkpoint(Callback):
         Epochs between checkpoints.
     keep : int or None, default=2
         Newest checkpoints to keep in the directory; ``None`` keeps all.
+
+    Under torchrun, give every process the same callback (as ``synthgan fit --checkpoint`` does):
+    each epoch's checkpoint gathers every process's random states, and rank 0 writes the file, which
+    every process reads to resume (so ``directory`` must be on a file system they share).
     """
 
     order = 20
@@ -118,8 +122,11 @@ class Checkpoint(Callback):
     def on_epoch_end(self, state: TrainState) -> None:
         if state.epoch % self.every:
             return
+        saved = state.trainer.state_dict()  # under torchrun: every process's random states, gathered
+        if state.trainer.strategy.rank != 0:  # only rank 0 writes
+            return
         directory = Path(self.directory)
-        written = write_checkpoint(directory, state.trainer.state_dict())
+        written = write_checkpoint(directory, saved)
         logger.info("wrote checkpoint %s", written)
         if self.keep is not None:
             for _, old in list_checkpoints(directory)[: -self.keep]:

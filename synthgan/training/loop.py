@@ -111,16 +111,24 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly: weights, optimizers, random states,
-        the epoch, history and callback states."""
+        the epoch, history and callback states.
+
+        Weights, optimizers and callbacks are the same in every process; each process's own random
+        streams, batch sampler and run description (its share of the rows) are gathered into
+        ``processes``, in rank order. Every process must call this (it is a collective under
+        torchrun); rank 0's own parts are also at the top level, as one process writes them.
+        """
+        own = {"model_random": self.model.random_state(), "batches": self.batches.state_dict(),
+               "run": self.describe()}
+        processes = self.strategy.gather(own)
         return {
             "epoch": self.state.epoch,
             "step": self.state.step,
             "networks": {name: net.state_dict() for name, net in self.model.networks().items()},
             "optimizers": self.strategy.state_dict(),
-            "model_random": self.model.random_state(),
-            "batches": self.batches.state_dict(),
+            **processes[0],
+            "processes": processes,
             "callbacks": {key: c.state_dict() for key, c in zip(self._callback_keys(), self.callbacks)},
-            "run": self.describe(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -131,8 +139,9 @@ class Trainer:
         for name, net in self.model.networks().items():
             net.load_state_dict(state["networks"][name])
         self.strategy.load_state_dict(state["optimizers"])
-        self.model.load_random_state(state["model_random"])
-        self.batches.load_state_dict(state["batches"])
+        own = state["processes"][self.strategy.rank] if "processes" in state else state  # older: one process
+        self.model.load_random_state(own["model_random"])
+        self.batches.load_state_dict(own["batches"])
         saved = state["callbacks"]
         for key, callback in zip(self._callback_keys(), self.callbacks):
             name = key.split(":", 1)[1]

@@ -51,6 +51,16 @@ class Strategy:
         return value
 
     @property
+    def rank(self) -> int:
+        """This process's number among the processes training together (0 in one process)."""
+        return 0
+
+    def gather(self, value: object) -> list:
+        """Every process's ``value``, in rank order, on every process (a checkpoint's per-process
+        random states); ``[value]`` in one process."""
+        return [value]
+
+    @property
     def finished(self) -> bool:
         """True when the strategy cannot take another training step (e.g. a privacy budget is spent);
         the trainer then ends training."""
