@@ -1,14 +1,25 @@
-"""Side-by-side benchmark: synthgan vs the ``ctgan`` package vs simple baselines on real datasets.
+"""Side-by-side benchmark: synthgan vs the ``ctgan`` package (CTGAN, TVAE) vs simple baselines
+and the real holdout, on real datasets, over several seeds and training budgets.
 
     pip install -e ".[bench]"
     python -m benchmarks.run --datasets adult --budget 600
+    python -m benchmarks.run --datasets abalone --budget 15,30,60,120 --seeds 0 1 2 \
+        --systems synthgan-ctgan,ctgan-0.12,tvae-0.12,gaussian-copula,holdout --out benchmarks/results/ttq
 
-For each dataset: constant columns are dropped (synthgan refuses them, see README), the rows are
-split 80/20 into train and holdout with one seed, train is capped at ``--max-train-rows``, and then
-every system is fitted on the same train rows in a child process of its own with the same wall-clock
-budget, samples as many rows as train, and is scored by ``synthgan.evaluation.evaluate`` against the
-same holdout. Writes ``results.csv`` (tidy), ``results.md`` (tables, speed ratios) and
-``quality.png`` and ``speed.png`` under ``--out``.
+For each dataset: constant columns are dropped (synthgan refuses them, see README) and the rows
+are split 80/20 into train and holdout with ``--split-seed`` (the same split for every seed and
+system); train is capped at ``--max-train-rows``. Then, for every seed and every budget, each
+system is fitted on the same train rows in a child process of its own with that wall-clock
+training budget, samples as many rows as train, and is scored by ``synthgan.evaluation.evaluate``
+against the same holdout. Systems without training (the baselines) and ``ctgan-0.12-300ep`` (the
+package's default 300 epochs, whatever the budget) run once per seed. ``holdout`` is the real
+holdout itself scored against train as if it were synthetic: the level that fresh real rows
+reach (quality, detection AUC, distances), so a score above it is noise, not fidelity.
+
+Writes ``results.csv`` (tidy, one row per dataset, system, seed and budget; rewritten as each run
+finishes), ``results.md`` (mean ± sd over seeds, speed ratios, the time-to-quality check),
+``quality.png`` and ``speed.png`` (at the largest budget) and, with several budgets,
+``time_to_quality_DATASET.png`` under ``--out``.
 """
 
 from __future__ import annotations
@@ -34,6 +45,12 @@ from synthgan.evaluation import evaluate
 DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TARGETS = {"adult": "income", "bank_marketing": "y", "diabetes130": "readmitted", "abalone": "Rings",
            "king_county_houses": "price", "german_credit": "class", "kddcup99_intrusion": "label"}
+HOLDOUT = "holdout"  # the real holdout, scored as if it were synthetic
+UNTIMED = {"gaussian-copula", "independent", "identity", HOLDOUT}  # no training: one run per seed
+FIXED_EPOCHS = {"ctgan-0.12-300ep"}  # a fixed number of epochs, whatever the budget: one run per seed
+DEFAULT_SYSTEMS = [s for s in SYSTEMS if s not in FIXED_EPOCHS] + [HOLDOUT]
+SUMMARY_METRICS = ("quality", "detection_auc", "tstr", "dcr_median", "exact_copy_rate", "mia_auc", "fit_s",
+                   "train_s", "epochs")
 logger = logging.getLogger("benchmarks.run")
 
 
@@ -106,7 +123,8 @@ def run_system(system: str, train_path: Path, budget: float, seed: int, work: Pa
     command = [sys.executable, "-m", "benchmarks.fit_one", "--system", system, "--train", str(train_path),
                "--budget", str(budget), "--seed", str(seed), "--out", str(out)]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=budget * 4 + 1800)
+    timeout = budget * 4 + 1800 if budget else 6 * 3600  # budget 0: a fixed number of epochs, or no training
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         logger.error("%s failed: %s", system, tail[0])
@@ -151,10 +169,11 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def speed_ratios(rows: pd.DataFrame) -> pd.DataFrame:
-    """ctgan / synthgan-ctgan for transformer fit, epoch time and sampling time (per dataset)."""
+    """ctgan / synthgan-ctgan for transformer fit, epoch time and sampling time (per dataset; means
+    over seeds and budgets)."""
     out = []
     for dataset, group in rows.groupby("dataset"):
-        by = group.set_index("system")
+        by = group.groupby("system")[["transformer_fit_s", "epoch_s", "sample_rows_per_s"]].mean()
         if {"synthgan-ctgan", "ctgan-0.12"} <= set(by.index):
             ours, theirs = by.loc["synthgan-ctgan"], by.loc["ctgan-0.12"]
             out.append({"dataset": dataset,
@@ -162,6 +181,87 @@ def speed_ratios(rows: pd.DataFrame) -> pd.DataFrame:
                         "epoch_speedup": theirs.epoch_s / ours.epoch_s,
                         "sampling_speedup": ours.sample_rows_per_s / theirs.sample_rows_per_s})
     return pd.DataFrame(out)
+
+
+def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± sd over seeds of every dataset, system and budget (``budget_s`` blank for the systems
+    that do not train to a budget), in the order the runs were made."""
+    rows = rows.copy()
+    rows["budget"] = rows["budget_s"].map(lambda b: "" if pd.isna(b) else f"{b:g}")
+    out = []
+    for (dataset, system, budget), part in rows.groupby(["dataset", "system", "budget"], sort=False):
+        entry = {"dataset": dataset, "system": system, "budget_s": budget, "seeds": len(part)}
+        for metric in SUMMARY_METRICS:
+            values = part[metric].dropna().astype(float) if metric in part else pd.Series(dtype=float)
+            entry[metric] = ("" if values.empty else f"{values.mean():.1f}" if metric in ("epochs", "fit_s", "train_s")
+                             else f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1
+                             else f"{values.mean():.3f}")
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def time_to_quality_check(rows: pd.DataFrame, ours: str = "synthgan-ctgan",
+                          reference: str = "ctgan-0.12-300ep") -> pd.DataFrame:
+    """Per dataset: ctgan's mean quality after its default 300 epochs and the wall time it took, the
+    smallest budget at which ``ours`` reaches that mean quality, and that budget as a fraction of
+    ctgan's time (issue #13 asks for at most 0.1). Empty where either system is missing."""
+    out = []
+    for dataset, group in rows.groupby("dataset", sort=False):
+        ref = group[group.system == reference]
+        mine = group[group.system == ours].groupby("budget_s")["quality"].mean().sort_index()
+        if ref.empty or mine.empty:
+            continue
+        quality, seconds = ref["quality"].mean(), ref["train_s"].mean()
+        reached = mine[mine >= quality]
+        budget = float(reached.index[0]) if len(reached) else float("nan")
+        verdict = ("not reached at any budget run" if not len(reached)
+                   else "met" if budget <= 0.1 * seconds else "missed")
+        out.append({"dataset": dataset, f"{reference} quality": quality, f"{reference} train_s": seconds,
+                    f"{ours} budget reaching it": budget, "fraction of ctgan time": budget / seconds,
+                    "target (at most 0.1)": verdict})
+    return pd.DataFrame(out)
+
+
+def plot_time_to_quality(rows: pd.DataFrame, out: Path) -> dict:
+    """One figure per dataset, ``out/time_to_quality_DATASET.png``: sdmetrics quality and TSTR
+    against the training budget (mean, sd as error bars) for each system trained to a budget;
+    systems without one are dashed lines (the holdout's own level among them), and a fixed-epoch
+    system is one point at its mean training time. Returns ``{path: figure}``."""
+    from matplotlib.figure import Figure
+
+    written = {}
+    systems = list(dict.fromkeys(rows["system"]))
+    for dataset, group in rows.groupby("dataset", sort=False):
+        fig = Figure(figsize=(10, 4.2))
+        axes = fig.subplots(1, 2)
+        for ax, metric in zip(axes, ("quality", "tstr")):
+            for k, system in enumerate(systems):
+                part = group[group.system == system]
+                if part.empty or part[metric].isna().all():
+                    continue
+                color = f"C{k % 10}"
+                if system in FIXED_EPOCHS:
+                    ax.errorbar([part["train_s"].mean()], [part[metric].mean()], yerr=[part[metric].std()],
+                                fmt="s", color=color, capsize=3, label=system)
+                elif part["budget_s"].isna().all():
+                    ax.axhline(part[metric].mean(), linestyle="--", color=color, label=system)
+                else:
+                    stats = part.groupby("budget_s")[metric].agg(["mean", "std"]).sort_index()
+                    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", color=color,
+                                capsize=3, label=system)
+            ax.set_xscale("log")
+            ax.set_xlabel("training seconds")
+            metric_name = group["tstr_metric"].dropna().iloc[0] if metric == "tstr" else ""
+            ax.set_title(f"{dataset}: " + ("sdmetrics quality" if metric == "quality" else f"TSTR {metric_name}"),
+                         fontsize=10)
+            ax.grid(alpha=0.3)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        path = out / f"time_to_quality_{dataset}.png"
+        fig.savefig(path, dpi=90)
+        written[path] = fig
+    return written
 
 
 def _bar_figure(rows: pd.DataFrame, panels: list[tuple[str, str, pd.Series | None]], path: Path,
@@ -206,8 +306,10 @@ def _bar_figure(rows: pd.DataFrame, panels: list[tuple[str, str, pd.Series | Non
 
 
 def plot(rows: pd.DataFrame, path: Path):
-    """``path``: quality, detection and TSTR of every system (ROC-AUC and R-squared apart);
-    ``speed.png`` beside it: GAN timings."""
+    """``path``: quality, detection and TSTR of every system (ROC-AUC and R-squared apart), at the
+    largest budget; ``speed.png`` beside it: GAN timings."""
+    if "budget_s" in rows and rows["budget_s"].notna().any():
+        rows = rows[rows["budget_s"].isna() | (rows["budget_s"] == rows["budget_s"].max())]
     panels = [("quality", "sdmetrics quality (higher better)", None),
               ("detection_auc", "detection AUC (0.5 best)", None)]
     for metric, name in (("roc_auc", "TSTR ROC-AUC (higher better)"), ("r2", "TSTR R-squared (higher better)")):
@@ -215,77 +317,127 @@ def plot(rows: pd.DataFrame, path: Path):
         if mask.any():
             panels.append(("tstr", name, mask))
     figure = _bar_figure(rows, panels, path)
-    timed = rows[rows["system"].isin(["synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12"])]
+    timed = rows[rows["system"].isin(["synthgan-ctgan", "synthgan-wgan-gp", "ctgan-0.12", "tvae-0.12"])]
     if "epoch_s" in timed and not timed["epoch_s"].isna().all():
         _bar_figure(timed, [(m, f"{m} (log scale, lower better)", None) for m in ["transformer_fit_s", "epoch_s"]],
                     path.with_name("speed.png"), log=True)
     return figure
 
 
+def _budgets(text: str) -> list[float]:
+    try:
+        budgets = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--budget takes seconds, or a comma-separated list of them; got {text!r}")
+    if not budgets or min(budgets) <= 0:
+        raise argparse.ArgumentTypeError(f"--budget needs positive seconds; got {text!r}")
+    return sorted(set(budgets))
+
+
+def score_holdout(train: pd.DataFrame, holdout: pd.DataFrame, seed: int) -> dict:
+    """The real holdout scored against train as if it were synthetic: fidelity and distances only
+    (a TSTR or an attack with the holdout as both the synthetic and the test rows would mean nothing)."""
+    result = evaluate(train, holdout, target=None, holdout=None, random_state=seed, augmentation=False)
+    return {**headline(result, None), "tstr_metric": None, "tstr": None, "mia_auc": None}
+
+
+def write_outputs(frame: pd.DataFrame, out: Path, command: str) -> str:
+    """``results.csv``, ``results.md`` and the plots from the tidy rows; the Markdown text."""
+    frame.to_csv(out / "results.csv", index=False)
+    scored = frame[frame["quality"].notna()] if "quality" in frame else frame.iloc[:0]
+    text = [f"# Benchmark results\n\nCommand: `{command}`\n", f"Machine: {machine_description()}\n"]
+    if len(scored):
+        text += ["Mean ± sd over seeds (TRTR: the TSTR of the real training rows; holdout DCR: the real "
+                 "holdout's distance to train).\n", markdown_table(summary_table(scored))]
+        reference = scored.groupby("dataset", sort=False)[["trtr", "dcr_holdout_median"]].mean().reset_index()
+        text += ["\n## References\n", markdown_table(reference)]
+    errors = frame[frame["error"].notna()] if "error" in frame else frame.iloc[:0]
+    if len(errors):
+        text += ["\n## Failed runs\n", markdown_table(errors[["dataset", "system", "seed", "budget_s", "error"]])]
+    ratios = speed_ratios(scored) if "epoch_s" in scored else pd.DataFrame()
+    if len(ratios):
+        text += ["\n## Speed: ctgan 0.12 time / synthgan time (higher = synthgan faster)\n", markdown_table(ratios)]
+    check = time_to_quality_check(scored) if "train_s" in scored else pd.DataFrame()
+    if len(check):
+        text += ["\n## Time to ctgan's 300-epoch quality (issue #13: a fraction of at most 0.1)\n",
+                 markdown_table(check)]
+    (out / "results.md").write_text("\n".join(text) + "\n")
+    if len(scored):
+        plot(scored, out / "quality.png")
+        if scored["budget_s"].nunique() > 1:
+            plot_time_to_quality(scored, out)
+    return "\n".join(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="adult", help="comma-separated names from ../shared/datasets")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
-    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per system")
+    choices = [*SYSTEMS, HOLDOUT]
+    parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
+                        help="comma-separated subset of " + ",".join(choices))
+    parser.add_argument("--budget", type=_budgets, default=[600.0],
+                        help="training seconds per system, or a comma-separated list (time-to-quality curves)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the systems (and the scoring)")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 split, the same for every run")
     parser.add_argument("--max-train-rows", type=int, default=50_000)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--keep-synthetic", action="store_true",
-                        help="also write each system's synthetic rows to OUT/synthetic/DATASET__SYSTEM.parquet")
-    parser.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/results.csv")
+                        help="also write each run's synthetic rows to OUT/synthetic/ (DATASET__SYSTEM__SEED__BUDGET)")
+    parser.add_argument("--replot", action="store_true",
+                        help="only rewrite results.md and the plots from OUT/results.csv")
     args = parser.parse_args()
+    command = recorded_command("benchmarks.run")
     if args.replot:
-        frame = pd.read_csv(args.out / "results.csv")
-        plot(frame[frame["quality"].notna()], args.out / "quality.png")
+        print(write_outputs(pd.read_csv(args.out / "results.csv"), args.out, command))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = set(systems) - set(SYSTEMS)
+    unknown = set(systems) - set(choices)
     if unknown:
-        parser.error(f"unknown systems {sorted(unknown)}")
+        parser.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(choices)}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="synthgan-bench-") as tmp:
         for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
             target = TARGETS[name]
-            train, holdout, dropped = load_split(name, args.datasets_dir, args.max_train_rows, args.seed)
+            train, holdout, dropped = load_split(name, args.datasets_dir, args.max_train_rows, args.split_seed)
             logger.info("%s: train %d x %d, holdout %d, dropped constant %s", name, *train.shape, len(holdout), dropped)
             train_path = Path(tmp) / f"{name}_train.parquet"
             train.to_parquet(train_path, index=False)
-            for system in systems:
-                logger.info("%s / %s: fitting (budget %.0fs)", name, system, args.budget)
-                metrics = run_system(system, train_path, args.budget, args.seed, Path(tmp) / name)
-                row = {"dataset": name, "system": system, "train_rows": len(train), "budget_s": args.budget}
-                if "error" in metrics:
-                    rows.append({**row, "error": metrics["error"]})
-                    continue
-                synthetic = pd.read_parquet(metrics.pop("synthetic_path"))
-                if args.keep_synthetic:
-                    (args.out / "synthetic").mkdir(exist_ok=True)
-                    synthetic.to_parquet(args.out / "synthetic" / f"{name}__{system}.parquet", index=False)
-                started = time.perf_counter()
-                result = evaluate(train, synthetic, target=target, holdout=holdout, random_state=args.seed)
-                rows.append({**row, **headline(result, target), **metrics,
-                             "evaluate_s": time.perf_counter() - started})
-                logger.info("%s / %s: %s", name, system, {k: v for k, v in rows[-1].items() if k not in row})
-                pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
-    frame = pd.DataFrame(rows)
-    frame.to_csv(args.out / "results.csv", index=False)
-    ratios = speed_ratios(frame) if "epoch_s" in frame else pd.DataFrame()
-    columns = [c for c in ["dataset", "system", "quality", "detection_auc", "tstr_metric", "tstr", "trtr",
-                           "dcr_median", "dcr_holdout_median", "mia_auc", "fit_s", "transformer_fit_s", "epochs",
-                           "epoch_s", "sample_rows_per_s", "peak_rss_mb", "error"] if c in frame]
-    text = [f"# Benchmark results\n\nCommand: `python -m benchmarks.run --datasets {args.datasets} "
-            f"--systems {','.join(systems)} --budget {args.budget:g} --max-train-rows {args.max_train_rows} "
-            f"--seed {args.seed}`\n", f"Machine: {machine_description()}\n", markdown_table(frame[columns])]
-    if len(ratios):
-        text += ["\n## Speed: ctgan 0.12 time / synthgan time (higher = synthgan faster)\n",
-                 markdown_table(ratios)]
-    (args.out / "results.md").write_text("\n".join(text) + "\n")
-    if "quality" in frame:
-        plot(frame[frame["quality"].notna()], args.out / "quality.png")
-    print("\n".join(text))
+            for seed in args.seeds:
+                for system in systems:
+                    once = system in UNTIMED or system in FIXED_EPOCHS
+                    for budget in ([None] if once else args.budget):
+                        row = {"dataset": name, "system": system, "seed": seed, "budget_s": budget,
+                               "train_rows": len(train)}
+                        logger.info("%s / %s / seed %d: fitting (budget %s)", name, system, seed,
+                                    "none" if budget is None else f"{budget:g}s")
+                        if system == HOLDOUT:
+                            rows.append({**row, **score_holdout(train, holdout, seed), "synthetic_rows": len(holdout)})
+                        else:
+                            rows.append(_run_and_score(row, system, train, holdout, target, train_path, budget,
+                                                       seed, Path(tmp) / name, args))
+                        logger.info("%s", rows[-1])
+                        pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
+    print(write_outputs(pd.DataFrame(rows), args.out, command))
+
+
+def _run_and_score(row: dict, system: str, train: pd.DataFrame, holdout: pd.DataFrame, target: str, train_path: Path,
+                   budget: float | None, seed: int, work: Path, args: argparse.Namespace) -> dict:
+    metrics = run_system(system, train_path, budget or 0.0, seed, work)
+    if "error" in metrics:
+        return {**row, "error": metrics["error"]}
+    synthetic = pd.read_parquet(metrics.pop("synthetic_path"))
+    if args.keep_synthetic:
+        (args.out / "synthetic").mkdir(exist_ok=True)
+        label = "none" if budget is None else f"{budget:g}"
+        synthetic.to_parquet(args.out / "synthetic" / f"{row['dataset']}__{system}__{seed}__{label}.parquet",
+                             index=False)
+    started = time.perf_counter()
+    result = evaluate(train, synthetic, target=target, holdout=holdout, random_state=seed)
+    return {**row, **headline(result, target), **metrics, "synthetic_rows": len(synthetic),
+            "evaluate_s": time.perf_counter() - started}
 
 
 if __name__ == "__main__":

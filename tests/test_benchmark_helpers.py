@@ -71,3 +71,79 @@ def test_result_rows_write_the_header_once_and_know_what_was_recorded(tmp_path, 
     assert lines == ["system,seed,score", "a,0,0.5", "b,1,0.25"]
     assert results.recorded("system", "seed") == {("a", "0"), ("b", "1")}
     assert "'system': 'b'" in capsys.readouterr().out
+
+
+def _budget_rows() -> pd.DataFrame:
+    rows = []
+    for seed in (0, 1):
+        for budget, quality in ((15.0, 0.80), (30.0, 0.86), (60.0, 0.90)):
+            rows.append({"dataset": "d", "system": "synthgan-ctgan", "seed": seed, "budget_s": budget,
+                         "quality": quality + 0.01 * seed, "tstr": 0.5, "tstr_metric": "r2", "train_s": budget})
+        rows.append({"dataset": "d", "system": "ctgan-0.12-300ep", "seed": seed, "budget_s": np.nan,
+                     "quality": 0.85, "tstr": 0.4, "tstr_metric": "r2", "train_s": 400.0 + 100 * seed})
+        rows.append({"dataset": "d", "system": "holdout", "seed": seed, "budget_s": np.nan, "quality": 0.91,
+                     "tstr": np.nan, "tstr_metric": None, "train_s": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_summary_gives_mean_and_spread_per_system_and_budget():
+    from benchmarks.run import summary_table
+
+    table = summary_table(_budget_rows())
+    assert list(zip(table.system, table.budget_s)) == [("synthgan-ctgan", "15"), ("synthgan-ctgan", "30"),
+                                                       ("synthgan-ctgan", "60"), ("ctgan-0.12-300ep", ""),
+                                                       ("holdout", "")]
+    first = table.iloc[0]
+    assert first.seeds == 2 and first.quality == "0.805 ± 0.007" and first.tstr == "0.500 ± 0.000"
+    assert table.iloc[4].tstr == ""  # no TSTR for the holdout
+
+
+def test_time_to_quality_finds_the_first_budget_reaching_ctgans_300_epochs():
+    from benchmarks.run import time_to_quality_check
+
+    check = time_to_quality_check(_budget_rows()).iloc[0]
+    assert check["synthgan-ctgan budget reaching it"] == 30.0  # mean 0.865 >= 0.85; 15 s gives 0.805
+    assert check["fraction of ctgan time"] == 30.0 / 450.0 and check["target (at most 0.1)"] == "met"
+    slow = _budget_rows().assign(train_s=lambda f: f.train_s.where(f.system != "ctgan-0.12-300ep", 200.0))
+    assert time_to_quality_check(slow).iloc[0]["target (at most 0.1)"] == "missed"  # 30 s > 20 s
+    high = _budget_rows().assign(quality=lambda f: f.quality.where(f.system != "ctgan-0.12-300ep", 0.99))
+    assert time_to_quality_check(high).iloc[0]["target (at most 0.1)"] == "not reached at any budget run"
+    assert time_to_quality_check(_budget_rows().query("system != 'ctgan-0.12-300ep'")).empty
+
+
+def test_time_to_quality_plot_has_a_curve_a_reference_line_and_a_point(tmp_path):
+    from benchmarks.run import plot_time_to_quality
+
+    ((path, figure),) = plot_time_to_quality(_budget_rows(), tmp_path).items()
+    assert path.name == "time_to_quality_d.png" and path.stat().st_size > 0
+    quality = figure.axes[0]
+    curves = {line.get_label(): line for line in quality.get_lines() if not line.get_label().startswith("_")}
+    curves.update({bars.get_label(): bars.lines[0] for bars in quality.containers})  # errorbar: label on the container
+    assert list(curves["synthgan-ctgan"].get_xdata()) == [15.0, 30.0, 60.0]
+    assert list(curves["holdout"].get_ydata()) == [0.91, 0.91]  # a level, not a curve
+    assert list(curves["ctgan-0.12-300ep"].get_xdata()) == [450.0]  # one point at its training time
+    assert quality.get_xscale() == "log" and "TSTR r2" in figure.axes[1].get_title()
+    assert "holdout" not in [line.get_label() for line in figure.axes[1].get_lines()]  # it has no TSTR
+    assert len(figure.legends) == 1
+
+
+def test_budget_lists_parse_and_refuse_nonsense():
+    import argparse
+
+    import pytest
+
+    from benchmarks.run import _budgets
+
+    assert _budgets("60,15, 30,15") == [15.0, 30.0, 60.0]
+    for bad in ("abc", "0", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="--budget"):
+            _budgets(bad)
+
+
+def test_the_holdout_system_scores_real_rows_against_train_without_a_tstr():
+    from benchmarks.run import score_holdout
+
+    frame = make_mixed(400)
+    row = score_holdout(frame.iloc[:300], frame.iloc[300:], seed=0)
+    assert 0.8 < row["quality"] <= 1.0 and row["tstr"] is None and row["mia_auc"] is None
+    assert row["exact_copy_rate"] == 0.0 and row["dcr_median"] > 0  # fresh real rows, not copies
