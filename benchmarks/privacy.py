@@ -7,6 +7,9 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
 
 - ``synthgan-dp``: ``SynthGAN(epsilon=e, epochs=EPOCHS)`` at every epsilon (the noise is set so that
   EPOCHS epochs spend the budget; statistics 20%, DP-SGD 80%);
+- ``synthgan-dp-gN`` (with ``--generator-steps ... N``): the same with ``generator_steps=N``,
+  N generator updates per critic update (free under DP: the generator sees data only through the
+  critic);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
 - ``synthgan``: the non-private default, given the mean training time of ``synthgan-dp`` on that
@@ -51,17 +54,20 @@ def run(args: argparse.Namespace) -> None:
     for name in args.datasets:
         for seed in args.seeds:
             train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-            plan = [("synthgan-dp", e) for e in args.epsilons] + [("private-marginals", e) for e in args.epsilons]
-            plan.append(("synthgan", "none"))
+            plan = [(_dp_system(g), e) for e in args.epsilons for g in args.generator_steps]
+            plan += [("private-marginals", e) for e in args.epsilons]
+            if not args.no_nonprivate:
+                plan.append(("synthgan", "none"))
             dp_seconds: list[float] = []
             for system, epsilon in plan:
                 if (name, system, str(epsilon), seed) in done:
                     continue
                 started = time.perf_counter()
                 privacy: dict = {}
-                if system == "synthgan-dp":
-                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, random_state=seed,
-                                     verbose=False).fit(train)
+                if system.startswith("synthgan-dp"):
+                    steps = 1 if system == "synthgan-dp" else int(system.removeprefix("synthgan-dp-g"))
+                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, generator_steps=steps,
+                                     random_state=seed, verbose=False).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
@@ -87,6 +93,11 @@ def run(args: argparse.Namespace) -> None:
                        **{k: scores[k] for k in ("quality", "column_shapes", "pair_trends", "detection_auc",
                                                  "tstr_metric", "tstr", "trtr", "mia_auc", "dcr_median",
                                                  "dcr_holdout_median", "exact_copy_rate")}})
+
+
+def _dp_system(generator_steps: int) -> str:
+    """``synthgan-dp`` with one generator step per critic step, ``synthgan-dp-gN`` with N."""
+    return "synthgan-dp" if generator_steps == 1 else f"synthgan-dp-g{generator_steps}"
 
 
 def summarize(out: Path) -> pd.DataFrame:
@@ -156,6 +167,9 @@ def main() -> None:
     parser.add_argument("--epsilons", nargs="+", default=["0.5", "1", "3", "10"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--generator-steps", type=int, nargs="+", default=[1],
+                        help="generator steps per critic step of the private GAN (each value is a system)")
+    parser.add_argument("--no-nonprivate", action="store_true", help="leave out the non-private synthgan")
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/privacy"))
     parser.add_argument("--replot", action="store_true", help="only rebuild summary.md and privacy.png")

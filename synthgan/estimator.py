@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import secrets
@@ -165,7 +166,10 @@ class SynthGAN(BaseEstimator):
     pac : int, default=10
         Rows the critic scores together (PacGAN).
     critic_steps : int, default=1
-        Critic updates per generator update.
+        Critic updates per training step.
+    generator_steps : int, default=1
+        Generator updates per training step (after the critic's). With ``epsilon`` they cost no
+        privacy budget: the generator sees the data only through the critic.
     target : str or None, default=None
         The column a downstream model will predict, if any (e.g. the label of a classification
         task the synthetic rows are for). A small network then learns from real rows to predict it
@@ -328,8 +332,8 @@ class SynthGAN(BaseEstimator):
                  loss: str = "wgan-gp", embedding_dim: int = 128,
                  generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
-                 pac: int = 10, critic_steps: int = 1, target: str | None = None, target_weight: float = 1.0,
-                 log_frequency: bool = True, max_modes: int = 10,
+                 pac: int = 10, critic_steps: int = 1, generator_steps: int = 1, target: str | None = None,
+                 target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
@@ -353,6 +357,7 @@ class SynthGAN(BaseEstimator):
         self.weight_decay = weight_decay
         self.pac = pac
         self.critic_steps = critic_steps
+        self.generator_steps = generator_steps
         self.target = target
         self.target_weight = target_weight
         self.log_frequency = log_frequency
@@ -791,11 +796,14 @@ class SynthGAN(BaseEstimator):
         if problems:
             raise SynthGANError(problems[0])
 
-    @staticmethod
-    def _check_run(saved: dict, current: dict) -> None:
-        differ = [k for k in current["params"] if saved["params"].get(k) != current["params"][k]]
+    @classmethod
+    def _check_run(cls, saved: dict, current: dict) -> None:
+        # a parameter added after the checkpoint was written ran at its default there
+        defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+        before = {k: saved["params"].get(k, defaults.get(k)) for k in current["params"]}
+        differ = [k for k in current["params"] if before[k] != current["params"][k]]
         if differ:
-            shown = ", ".join(f"{k}={saved['params'].get(k)!r} (now {current['params'][k]!r})" for k in differ)
+            shown = ", ".join(f"{k}={before[k]!r} (now {current['params'][k]!r})" for k in differ)
             raise SynthGANError(f"cannot resume: the checkpoint was trained with {shown}; use the same values")
         if saved["device_type"] != current["device_type"]:
             raise SynthGANError(f"cannot resume: the checkpoint was trained on {saved['device_type']}, this fit "

@@ -284,3 +284,25 @@ def test_a_column_with_no_level_released_trains_and_is_generated_as_missing():
         model = SynthGAN(epsilon=1.0, epochs=1, **SMALL).fit(frame)
     out = model.sample(50)
     assert out["rare"].isna().all() and out.columns.tolist() == frame.columns.tolist()
+
+
+def test_generator_steps_are_free_under_differential_privacy():
+    from synthgan.training import Callback
+
+    class Updates(Callback):
+        def __init__(self):
+            self.phases = []
+
+        def on_after_backward(self, state):
+            self.phases.append(state.phase)
+
+    runs = {}
+    for steps in (1, 3):
+        seen = Updates()
+        runs[steps] = quiet_fit(SynthGAN(epochs=2, epsilon=3.0, generator_steps=steps, callbacks=[seen], **SMALL),
+                                table()), seen.phases
+    (one, phases_one), (three, phases_three) = runs[1], runs[3]
+    assert phases_three.count("generator") == 3 * phases_three.count("critic") == 3 * 2 * (2000 // 100)
+    assert phases_one.count("generator") == phases_one.count("critic")
+    for key in ("steps", "epsilon", "noise_multiplier", "sample_rate"):  # the budget reads critic steps only
+        assert three.privacy_[key] == one.privacy_[key], key

@@ -371,3 +371,14 @@ def test_the_weight_average_parameter_installs_the_average_and_is_checked():
     assert clone(averaged).get_params()["weight_average"] == 0.9
     with pytest.raises(SynthGANError, match="weight_average"):
         SynthGAN(weight_average=1.5, **FAST).fit(make_mixed())
+
+
+def test_a_checkpoint_without_a_later_parameter_resumes_as_its_default_and_a_change_is_refused():
+    current = {"params": {"generator_steps": 1, "pac": 10}, "device_type": "cpu", "data_sha256": "x", "rows": 5}
+    older = {**current, "params": {"pac": 10}}  # written before generator_steps existed
+    SynthGAN._check_run(older, current)
+    changed = {**current, "params": {"generator_steps": 2, "pac": 10}}
+    with pytest.raises(SynthGANError, match=r"generator_steps=1 \(now 2\)"):
+        SynthGAN._check_run(current, changed)
+    with pytest.raises(SynthGANError, match=r"generator_steps=1 \(now 2\)"):
+        SynthGAN._check_run(older, changed)

@@ -38,6 +38,7 @@ class GANConfig:
     weight_decay: float = 1e-6
     pac: int = 10
     critic_steps: int = 1
+    generator_steps: int = 1
     loss: str = "wgan-gp"
     gradient_penalty: float = 10.0
     tau: float = 0.2
@@ -59,6 +60,7 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
     "weight_decay": P.positive(allow_zero=True),
     "pac": P.integer(1),
     "critic_steps": P.integer(1),
+    "generator_steps": P.integer(1),
     "target": P.Constraint(_column_name, "None or a column name"),
     "target_weight": P.positive(),
 }
@@ -166,7 +168,7 @@ class AdversarialModel(TabularModel):
     def phases(self) -> tuple[Phase, ...]:
         target = (Phase("target", self.predictor_loss),) if self.predictor is not None else ()
         return (Phase("critic", self.critic_loss, repeats=self.config.critic_steps), *target,
-                Phase("generator", self.generator_loss))
+                Phase("generator", self.generator_loss, repeats=self.config.generator_steps))
 
     # ------------------------------------------------------------------ pieces
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
