@@ -4,7 +4,7 @@ and the real holdout, on real datasets, over several seeds and training budgets.
     pip install -e ".[bench]"
     python -m benchmarks.run --datasets adult --budget 600
     python -m benchmarks.run --datasets abalone --budget 15,30,60,120 --seeds 0 1 2 \
-        --systems synthgan-ctgan,ctgan-0.12,tvae-0.12,gaussian-copula,holdout --out benchmarks/results/ttq
+        --systems synthgan-ctgan,ctgan-0.12,tvae-0.12,gaussian-copula,holdout --out benchmarks/results/time_to_quality
 
 For each dataset: constant columns are dropped (synthgan refuses them, see README) and the rows
 are split 80/20 into train and holdout with ``--split-seed`` (the same split for every seed and
