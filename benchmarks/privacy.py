@@ -54,19 +54,18 @@ def run(args: argparse.Namespace) -> None:
     for name in args.datasets:
         for seed in args.seeds:
             train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-            plan = [(_dp_system(g), e) for e in args.epsilons for g in args.generator_steps]
-            plan += [("private-marginals", e) for e in args.epsilons]
+            plan = [(_dp_system(g), e, g) for e in args.epsilons for g in args.generator_steps]
+            plan += [("private-marginals", e, None) for e in args.epsilons]
             if not args.no_nonprivate:
-                plan.append(("synthgan", "none"))
+                plan.append(("synthgan", "none", None))
             dp_seconds: list[float] = []
-            for system, epsilon in plan:
+            for system, epsilon, generator_steps in plan:
                 if (name, system, str(epsilon), seed) in done:
                     continue
                 started = time.perf_counter()
                 privacy: dict = {}
-                if system.startswith("synthgan-dp"):
-                    steps = 1 if system == "synthgan-dp" else int(system.removeprefix("synthgan-dp-g"))
-                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, generator_steps=steps,
+                if generator_steps is not None:  # a private GAN
+                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, generator_steps=generator_steps,
                                      random_state=seed, verbose=False).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
