@@ -39,15 +39,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.fit_one import SYSTEMS
+from benchmarks.fit_one import BASELINE_SYSTEMS, PACKAGE_SYSTEMS, SYSTEMS
 from synthgan.evaluation import evaluate
 
 DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TARGETS = {"adult": "income", "bank_marketing": "y", "diabetes130": "readmitted", "abalone": "Rings",
            "king_county_houses": "price", "german_credit": "class", "kddcup99_intrusion": "label"}
 HOLDOUT = "holdout"  # the real holdout, scored as if it were synthetic
-UNTIMED = {"gaussian-copula", "independent", "identity", HOLDOUT}  # no training: one run per seed
-FIXED_EPOCHS = {"ctgan-0.12-300ep"}  # a fixed number of epochs, whatever the budget: one run per seed
+UNTIMED = {*BASELINE_SYSTEMS, HOLDOUT}  # no training: one run per seed
+# a fixed number of epochs, whatever the budget: one run per seed
+FIXED_EPOCHS = {name for name, (_, _, epochs) in PACKAGE_SYSTEMS.items() if epochs}
 DEFAULT_SYSTEMS = [s for s in SYSTEMS if s not in FIXED_EPOCHS] + [HOLDOUT]
 SUMMARY_METRICS = ("quality", "detection_auc", "tstr", "dcr_median", "exact_copy_rate", "mia_auc", "fit_s",
                    "train_s", "epochs")
@@ -388,8 +389,12 @@ def main() -> None:
                         help="only rewrite results.md and the plots from OUT/results.csv")
     args = parser.parse_args()
     command = recorded_command("benchmarks.run")
-    if args.replot:
-        print(write_outputs(pd.read_csv(args.out / "results.csv"), args.out, command))
+    if args.replot:  # keep the command that made the results, not this one
+        earlier = args.out / "results.md"
+        made = next((line.removeprefix("Command: `").removesuffix("`") for line in
+                     (earlier.read_text().splitlines() if earlier.exists() else []) if line.startswith("Command: `")),
+                    command)
+        print(write_outputs(pd.read_csv(args.out / "results.csv"), args.out, made))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -147,3 +147,18 @@ def test_the_holdout_system_scores_real_rows_against_train_without_a_tstr():
     row = score_holdout(frame.iloc[:300], frame.iloc[300:], seed=0)
     assert 0.8 < row["quality"] <= 1.0 and row["tstr"] is None and row["mia_auc"] is None
     assert row["exact_copy_rate"] == 0.0 and row["dcr_median"] > 0  # fresh real rows, not copies
+
+
+def test_replot_rewrites_the_outputs_but_keeps_the_command_that_made_them(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from benchmarks import run
+
+    rows = _budget_rows().assign(detection_auc=0.9, trtr=0.6, dcr_holdout_median=0.3)
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "results.md").write_text("# Benchmark results\n\nCommand: `python -m benchmarks.run --seeds 0 1`\n")
+    monkeypatch.setattr(sys, "argv", ["run", "--out", str(tmp_path), "--replot"])
+    run.main()
+    text = (tmp_path / "results.md").read_text()
+    assert "Command: `python -m benchmarks.run --seeds 0 1`" in text and "--replot" not in text
+    assert "0.805 ± 0.007" in text and (tmp_path / "time_to_quality_d.png").exists()
