@@ -48,7 +48,7 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
-                  "numeric_encoding", "marginal_calibration",
+                  "numeric_encoding", "marginal_calibration", "condition_on_modes",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
@@ -165,6 +165,8 @@ class SynthGAN(BaseEstimator):
         Adam weight decay of both networks.
     pac : int, default=10
         Rows the critic scores together (PacGAN).
+    discriminator_dropout : float, default=0.5
+        Dropout probability after each hidden layer of the critic (0: none).
     critic_steps : int, default=1
         Critic updates per training step.
     generator_steps : int, default=1
@@ -203,6 +205,14 @@ class SynthGAN(BaseEstimator):
         grid is stored in the model file. Not applied with ``epsilon`` (it reads exact quantiles),
         with ``privacy="strict"`` (the file would keep one value per ten rows of every number) or
         for the one-pass ``copula``.
+    condition_on_modes : bool, default=False
+        Training-by-sampling also conditions on the modes of numbers and datetimes (as CTAB-GAN
+        does, Zhao et al., 2021): besides a discrete column's category, the conditional vector can
+        name a mode of a continuous column (one with two or more modes), the real rows of a batch
+        are drawn from that mode and the critic judges the other columns given it, so the
+        generator is taught the columns' dependence on every mode, not only on the categories.
+        Only for conditional models; not with ``epsilon`` (a private release has no per-mode
+        counts), where it is ignored.
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
     validation_size : float or None, default=None
@@ -306,6 +316,7 @@ class SynthGAN(BaseEstimator):
         "gmm_max_rows": P.integer(1),
         "numeric_encoding": P.one_of(("modes", "quantile")),
         "marginal_calibration": P.boolean(),
+        "condition_on_modes": P.boolean(),
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
@@ -332,10 +343,11 @@ class SynthGAN(BaseEstimator):
                  loss: str = "wgan-gp", embedding_dim: int = 128,
                  generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
-                 pac: int = 10, critic_steps: int = 1, generator_steps: int = 1, target: str | None = None,
-                 target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
+                 pac: int = 10, discriminator_dropout: float = 0.5, critic_steps: int = 1, generator_steps: int = 1,
+                 target: str | None = None, target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
-                 marginal_calibration: bool = True, max_time: float | None = None,
+                 marginal_calibration: bool = True, condition_on_modes: bool = False,
+                 max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
@@ -356,6 +368,7 @@ class SynthGAN(BaseEstimator):
         self.discriminator_lr = discriminator_lr
         self.weight_decay = weight_decay
         self.pac = pac
+        self.discriminator_dropout = discriminator_dropout
         self.critic_steps = critic_steps
         self.generator_steps = generator_steps
         self.target = target
@@ -366,6 +379,7 @@ class SynthGAN(BaseEstimator):
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
         self.marginal_calibration = marginal_calibration
+        self.condition_on_modes = condition_on_modes
         self.max_time = max_time
         self.validation_size = validation_size
         self.validation_every = validation_every
@@ -522,7 +536,9 @@ class SynthGAN(BaseEstimator):
         codes = transformer.category_codes(encoded)
         if budget is None:
             counts = exact_condition_counts(codes, transformer)
-            pairs = cond.observed_pairs(codes, [s.width for s in transformer.layout_.condition_spans])
+            spans = transformer.layout_.condition_spans  # pairs of values a user can ask for (not of modes)
+            pairs = cond.observed_pairs(codes, [s.width for s in spans],
+                                        [k for k, s in enumerate(spans) if s.role != "mode"])
         else:  # the noisy counts of the release; which categories occur together is not released
             counts, pairs = private_condition_counts(transformer), None
         local_counts = counts  # training-by-sampling draws this process's own rows
@@ -704,7 +720,9 @@ class SynthGAN(BaseEstimator):
         calibrated = (exact and self.marginal_calibration and self.privacy != "strict"
                       and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
-                                      self.numeric_encoding if exact else "modes", calibration=calibrated)
+                                      self.numeric_encoding if exact else "modes", calibration=calibrated,
+                                      condition_modes=(exact and self.condition_on_modes
+                                                       and "conditional" in model_class(self.model).capabilities))
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

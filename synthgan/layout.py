@@ -50,9 +50,18 @@ class Span:
 
 @dataclass(frozen=True)
 class TableLayout:
-    """Ordered spans covering the encoded matrix ``[0, dim)`` without gaps."""
+    """Ordered spans covering the encoded matrix ``[0, dim)`` without gaps.
+
+    Attributes
+    ----------
+    spans : tuple of Span
+    condition_modes : bool, default=False
+        The conditional vector also ranges over the modes of numbers and datetimes (every mode
+        span of two or more modes), as CTAB-GAN conditions on them (Zhao et al., 2021).
+    """
 
     spans: tuple[Span, ...]
+    condition_modes: bool = False
 
     def __post_init__(self) -> None:
         position = 0
@@ -91,8 +100,10 @@ class TableLayout:
     @cached_property
     def condition_spans(self) -> tuple[Span, ...]:
         """Spans the conditional vector ranges over: discrete columns' categories and numeric
-        columns' missing indicators (so training-by-sampling also teaches the missing rate)."""
-        return tuple(s for s in self.spans if s.role in ("category", "missing"))
+        columns' missing indicators (so training-by-sampling also teaches the missing rate), and
+        with ``condition_modes`` the modes of numeric columns that have two or more."""
+        return tuple(s for s in self.spans if s.role in ("category", "missing")
+                     or (self.condition_modes and s.role == "mode" and s.width >= 2))
 
     @property
     def condition_dim(self) -> int:
@@ -117,5 +128,7 @@ class TableLayout:
         ]
 
     @classmethod
-    def from_json(cls, items: list[dict]) -> TableLayout:
-        return cls(tuple(Span(**item) for item in items))
+    def from_json(cls, items: list[dict], condition_modes: bool = False) -> TableLayout:
+        """The layout of :meth:`to_json`'s spans (``condition_modes`` is kept by the transformer's
+        parameters, not in the span list)."""
+        return cls(tuple(Span(**item) for item in items), condition_modes)

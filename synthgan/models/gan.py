@@ -37,6 +37,7 @@ class GANConfig:
     discriminator_lr: float = 2e-4
     weight_decay: float = 1e-6
     pac: int = 10
+    discriminator_dropout: float = 0.5
     critic_steps: int = 1
     generator_steps: int = 1
     loss: str = "wgan-gp"
@@ -59,6 +60,8 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
     "discriminator_lr": P.positive(),
     "weight_decay": P.positive(allow_zero=True),
     "pac": P.integer(1),
+    "discriminator_dropout": P.Constraint(lambda v: P.positive(allow_zero=True)(v) and v < 1,
+                                          "a number in [0, 1)"),
     "critic_steps": P.integer(1),
     "generator_steps": P.integer(1),
     "target": P.Constraint(_column_name, "None or a column name"),
@@ -121,7 +124,7 @@ class AdversarialModel(TabularModel):
         self.dropout_rng = streams.torch("dropout", self.device)
         with torch.random.fork_rng(devices=[]):
             critic = Critic(self.layout.dim + self.condition_dim, self.config.discriminator_dim, self.config.pac,
-                            self.dropout_rng)
+                            self.dropout_rng, self.config.discriminator_dropout)
         # initialize on the CPU (the init stream is a CPU generator), so every device starts from the
         # same weights, then move
         self.generator = self.generator.cpu()

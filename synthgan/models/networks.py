@@ -92,15 +92,19 @@ class SeededDropout(nn.Module):
 
 
 class Critic(nn.Module):
-    """PacGAN critic: scores groups of ``pac`` rows concatenated side by side."""
+    """PacGAN critic: scores groups of ``pac`` rows concatenated side by side; each hidden layer is
+    ``Linear``, ``LeakyReLU(0.2)`` and dropout with probability ``dropout`` (none at 0)."""
 
-    def __init__(self, input_dim: int, hidden: Sequence[int], pac: int, generator: torch.Generator):
+    def __init__(self, input_dim: int, hidden: Sequence[int], pac: int, generator: torch.Generator,
+                 dropout: float = 0.5):
         super().__init__()
         self.pac = pac
         layers: list[nn.Module] = []
         width = input_dim * pac
         for size in hidden:
-            layers += [nn.Linear(width, size), nn.LeakyReLU(0.2), SeededDropout(0.5, generator)]
+            layers += [nn.Linear(width, size), nn.LeakyReLU(0.2)]
+            if dropout:
+                layers.append(SeededDropout(dropout, generator))
             width = size
         layers.append(nn.Linear(width, 1))
         self.body = nn.Sequential(*layers)

@@ -224,7 +224,7 @@ def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer
     """(condition span, slot) of the first condition the conditional vector can express, if any."""
     names = [spec.name for spec in transformer.specs_]
     for k, span in enumerate(transformer.layout_.condition_spans):
-        if span.column not in conditions:
+        if span.column not in conditions or span.role == "mode":  # a mode is not a value a user asks for
             continue
         raw = normalize(conditions[span.column])
         if isinstance(raw, (tuple, Range)):
@@ -243,14 +243,15 @@ def native_condition(conditions: Mapping[Any, Any], transformer: DataTransformer
 MAX_PAIR_SPANS = 60  # beyond this many conditional columns the observed pairs are not recorded
 
 
-def observed_pairs(codes: np.ndarray, widths: list[int]) -> dict[str, list[int]] | None:
-    """For every pair of condition spans ``i < j``, the slot pairs seen in training, coded
-    ``slot_i * width_j + slot_j`` (keys ``"i,j"``); None for tables with too many spans to record."""
-    n = codes.shape[1]
-    if n > MAX_PAIR_SPANS:
+def observed_pairs(codes: np.ndarray, widths: list[int], keep: list[int] | None = None) -> dict[str, list[int]] | None:
+    """For every pair of condition spans ``i < j`` (among ``keep``, default all), the slot pairs seen
+    in training, coded ``slot_i * width_j + slot_j`` (keys ``"i,j"``); None for tables with too many
+    spans to record."""
+    kept = list(range(codes.shape[1])) if keep is None else list(keep)
+    if len(kept) > MAX_PAIR_SPANS:
         return None
     return {f"{i},{j}": np.unique(codes[:, i] * widths[j] + codes[:, j]).tolist()
-            for i in range(n) for j in range(i + 1, n)}
+            for a, i in enumerate(kept) for j in kept[a + 1:]}
 
 
 def _condition_slots(conditions: Mapping[Any, Any], transformer: DataTransformer) -> list[tuple[int, int, str]]:
@@ -258,7 +259,8 @@ def _condition_slots(conditions: Mapping[Any, Any], transformer: DataTransformer
     names = [spec.name for spec in transformer.specs_]
     found = []
     for k, span in enumerate(transformer.layout_.condition_spans):
-        if span.column not in conditions or isinstance(normalize(conditions[span.column]), (tuple, Range)):
+        if (span.column not in conditions or span.role == "mode"
+                or isinstance(normalize(conditions[span.column]), (tuple, Range))):
             continue
         value = as_level(conditions[span.column])
         if span.role == "missing":

@@ -47,15 +47,20 @@ class DataTransformer:
     calibration : bool, default=False
         Keep each continuous column's training quantile grid (``ModeState.target``) so that
         :meth:`fit_calibration` can later map the generator's marginal onto it. Exact path only.
+    condition_modes : bool, default=False
+        Let the conditional vector range over the modes of continuous columns too
+        (:attr:`TableLayout.condition_modes`). Exact path only: a private release has no counts of
+        rows per mode.
     """
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
-                 numeric_encoding: str = "modes", calibration: bool = False):
+                 numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False):
         self.max_modes = max_modes
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
         self.calibration = calibration
+        self.condition_modes = condition_modes
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
@@ -70,6 +75,8 @@ class DataTransformer:
         statistic read from the rows by a differentially private release, kept in ``release_``;
         :func:`exact_states` is then never called.
         """
+        if private is not None and self.condition_modes:
+            raise ValueError("condition_modes needs the exact path: a private release has no per-mode counts")
         specs = detect_columns(df, discrete_columns, exact=private is None, declared=declared)
         release = private(df, specs, rng) if private is not None else None
         if release is not None:
@@ -123,7 +130,7 @@ class DataTransformer:
                     add(spec.name, "missing", "softmax", 2)
             else:
                 add(spec.name, "category", "softmax", state.width)
-        return TableLayout(tuple(spans))
+        return TableLayout(tuple(spans), self.condition_modes)
 
     # ------------------------------------------------------------------ encoding
     def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -252,7 +259,7 @@ class DataTransformer:
         return {
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
                        "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
-                       "calibration": self.calibration},
+                       "calibration": self.calibration, "condition_modes": self.condition_modes},
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
@@ -273,7 +280,7 @@ class DataTransformer:
         self.columns_ = list(data.get("order", [spec.name for spec in self.specs_]))
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
-        self.layout_ = TableLayout.from_json(data["layout"])
+        self.layout_ = TableLayout.from_json(data["layout"], self.condition_modes)
         for spec in self.specs_ + self.constants_ + self.generated_:
             if spec.kind not in ("numeric", "integer", "datetime", "categorical", "boolean"):
                 raise ValueError(f"column {spec.name!r} has an unknown kind {spec.kind!r}")
