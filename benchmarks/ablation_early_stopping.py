@@ -30,7 +30,8 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
 - ``single-row-critic``: ``pac=1, discriminator_dropout=0.0``, a critic that scores one row at a
   time without dropout (PacGAN's packing and the 0.5 dropout both blur what one row looks like);
 - ``modes``: ``condition_on_modes=True``, training-by-sampling on numeric modes too (CTAB-GAN);
-  ``single-row-critic-modes``: both;
+  ``single-row-critic-modes``: both; ``packed-critic``: ``pac=10, discriminator_dropout=0.5``
+  (the defaults before the single-row critic became the default, for the other arm afterwards);
 - ``gaussian-copula``: ``benchmarks.baselines.GaussianCopula``, no training (a reference fitted on
   the same rows).
 
@@ -68,6 +69,7 @@ VARIANTS = {
     "single-row-critic": lambda target: dict(pac=1, discriminator_dropout=0.0),
     "single-row-critic-modes": lambda target: dict(pac=1, discriminator_dropout=0.0, condition_on_modes=True),
     "modes": lambda target: dict(condition_on_modes=True),
+    "packed-critic": lambda target: dict(pac=10, discriminator_dropout=0.5),
     "gaussian-copula": lambda target: {},
 }
 

@@ -10,6 +10,8 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
 - ``synthgan-dp-gN`` (with ``--generator-steps ... N``): the same with ``generator_steps=N``,
   N generator updates per critic update (free under DP: the generator sees data only through the
   critic);
+- ``synthgan-dp-dropoutP`` (with ``--discriminator-dropout ... P``): the same with
+  ``discriminator_dropout=P`` (every combination with the generator steps is a system);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
 - ``synthgan``: the non-private default, given the mean training time of ``synthgan-dp`` on that
@@ -54,19 +56,21 @@ def run(args: argparse.Namespace) -> None:
     for name in args.datasets:
         for seed in args.seeds:
             train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-            plan = [(_dp_system(g), e, g) for e in args.epsilons for g in args.generator_steps]
+            plan: list[tuple[str, object, dict | None]] = [
+                (_dp_system(g, d), e, {"generator_steps": g, **({} if d is None else {"discriminator_dropout": d})})
+                for e in args.epsilons for g in args.generator_steps for d in args.discriminator_dropout]
             plan += [("private-marginals", e, None) for e in args.epsilons]
             if not args.no_nonprivate:
                 plan.append(("synthgan", "none", None))
             dp_seconds: list[float] = []
-            for system, epsilon, generator_steps in plan:
+            for system, epsilon, private_params in plan:
                 if (name, system, str(epsilon), seed) in done:
                     continue
                 started = time.perf_counter()
                 privacy: dict = {}
-                if generator_steps is not None:  # a private GAN
-                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, generator_steps=generator_steps,
-                                     random_state=seed, verbose=False).fit(train)
+                if private_params is not None:  # a private GAN
+                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, random_state=seed, verbose=False,
+                                     **private_params).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
@@ -94,9 +98,11 @@ def run(args: argparse.Namespace) -> None:
                                                  "dcr_holdout_median", "exact_copy_rate")}})
 
 
-def _dp_system(generator_steps: int) -> str:
-    """``synthgan-dp`` with one generator step per critic step, ``synthgan-dp-gN`` with N."""
-    return "synthgan-dp" if generator_steps == 1 else f"synthgan-dp-g{generator_steps}"
+def _dp_system(generator_steps: int, dropout: float | None = None) -> str:
+    """``synthgan-dp`` with one generator step per critic step and the default critic dropout;
+    ``-gN`` with N steps, ``-dropoutP`` with dropout P."""
+    return ("synthgan-dp" + ("" if generator_steps == 1 else f"-g{generator_steps}")
+            + ("" if dropout is None else f"-dropout{dropout:g}"))
 
 
 def summarize(out: Path) -> pd.DataFrame:
@@ -168,6 +174,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--generator-steps", type=int, nargs="+", default=[1],
                         help="generator steps per critic step of the private GAN (each value is a system)")
+    parser.add_argument("--discriminator-dropout", type=float, nargs="+", default=[None],
+                        help="critic dropout of the private GAN (each value is a system; default: the default)")
     parser.add_argument("--no-nonprivate", action="store_true", help="leave out the non-private synthgan")
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/privacy"))

@@ -132,3 +132,5 @@ def test_a_file_written_before_the_training_seam_still_loads():
     frame = make_mixed()
     assert out.dtypes.to_dict() == frame.dtypes.to_dict() and len(out) == 50
     assert old.saved_with_ == {"synthgan_version": "0.1.0"}
+    # that file predates discriminator_dropout: it reports the dropout its critic trained with
+    assert old.get_params()["discriminator_dropout"] == 0.5 and old.get_params()["condition_on_modes"] is False

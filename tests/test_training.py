@@ -382,3 +382,7 @@ def test_a_checkpoint_without_a_later_parameter_resumes_as_its_default_and_a_cha
         SynthGAN._check_run(current, changed)
     with pytest.raises(SynthGANError, match=r"generator_steps=1 \(now 2\)"):
         SynthGAN._check_run(older, changed)
+    # a parameter whose default changed after it was added: an older run ran with the value before it
+    now = {**current, "params": {"discriminator_dropout": 0.0, "pac": 10}}
+    with pytest.raises(SynthGANError, match=r"discriminator_dropout=0.5 \(now 0.0\)"):
+        SynthGAN._check_run(older, now)

@@ -36,8 +36,8 @@ class GANConfig:
     generator_lr: float = 2e-4
     discriminator_lr: float = 2e-4
     weight_decay: float = 1e-6
-    pac: int = 10
-    discriminator_dropout: float = 0.5
+    pac: int = 1
+    discriminator_dropout: float = 0.0
     critic_steps: int = 1
     generator_steps: int = 1
     loss: str = "wgan-gp"
@@ -72,7 +72,8 @@ TARGET_LR = 1e-3  # Adam's usual rate for a supervised network (the target predi
 
 
 class AdversarialModel(TabularModel):
-    """Generator + PacGAN critic trained with a Wasserstein-GP or binary cross-entropy loss."""
+    """Generator + critic (PacGAN packing of ``pac`` rows, one by default) trained with a
+    Wasserstein-GP or binary cross-entropy loss."""
 
     parameters = _GAN_PARAMETERS
 
@@ -253,7 +254,7 @@ class AdversarialModel(TabularModel):
 class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
-    description = "conditional generator, training-by-sampling, PacGAN critic (Xu et al., 2019)"
+    description = "conditional generator, training-by-sampling, critic of pac rows (Xu et al., 2019)"
     capabilities = frozenset({"conditional", "private", "target"})
 
 
