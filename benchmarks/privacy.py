@@ -14,6 +14,9 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
   ``discriminator_dropout=P`` (every combination with the generator steps is a system);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
+- ``private-copula``: a private Gaussian copula (``benchmarks.baselines.PrivateGaussianCopula``): half
+  the budget for those marginals, half for a Gaussian-mechanism correlation of the rows' normal
+  scores, at every epsilon;
 - ``synthgan``: the non-private default, given the mean training time of ``synthgan-dp`` on that
   dataset and seed as ``max_time`` (the same wall-clock budget).
 
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.baselines import PrivateMarginals
+from benchmarks.baselines import PrivateGaussianCopula, PrivateMarginals
 from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description,
                             recorded_command)
 from synthgan import SynthGAN
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
             plan: list[tuple[str, object, dict | None]] = [
                 (_dp_system(g, d), e, {"generator_steps": g, **({} if d is None else {"discriminator_dropout": d})})
                 for e in args.epsilons for g in args.generator_steps for d in args.discriminator_dropout]
-            plan += [("private-marginals", e, None) for e in args.epsilons]
+            plan += [(baseline, e, None) for e in args.epsilons for baseline in ("private-marginals", "private-copula")]
             if not args.no_nonprivate:
                 plan.append(("synthgan", "none", None))
             dp_seconds: list[float] = []
@@ -75,6 +78,8 @@ def run(args: argparse.Namespace) -> None:
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
                     model = PrivateMarginals(float(epsilon), random_state=seed).fit(train)
+                elif system == "private-copula":
+                    model = PrivateGaussianCopula(float(epsilon), random_state=seed).fit(train)
                 else:
                     if not dp_seconds:  # resumed run: take the recorded private training times
                         recorded = pd.read_csv(target_file)
@@ -128,7 +133,7 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         part = summary[summary["dataset"] == name]
         for col, metric in enumerate(("quality", "tstr", "mia_auc")):
             ax = axes[row][col]
-            for system, style in (("synthgan-dp", "o-"), ("private-marginals", "s--")):
+            for system, style in (("synthgan-dp", "o-"), ("private-marginals", "s--"), ("private-copula", "^--")):
                 line = part[part["system"] == system].copy()
                 line["eps"] = line["epsilon"].astype(float)
                 line = line.sort_values("eps")

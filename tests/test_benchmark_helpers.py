@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.baselines import GaussianCopula, Identity, IndependentColumns
+from benchmarks.baselines import GaussianCopula, Identity, IndependentColumns, PrivateGaussianCopula
 from benchmarks.run import markdown_table, speed_ratios
 from synthgan.evaluation import pair_trends
 from tests.conftest import make_mixed
@@ -27,6 +27,28 @@ def test_copula_keeps_correlation_that_independent_columns_lose():
     assert np.corrcoef(copula["x"], copula["y"])[0, 1] > 0.9
     assert abs(np.corrcoef(independent["x"], independent["y"])[0, 1]) < 0.1
     assert pair_trends(frame, copula)["score"].mean() > pair_trends(frame, independent)["score"].mean() + 0.1
+
+
+def test_private_copula_keeps_a_strong_correlation_at_a_loose_budget_and_calibrates_its_noise(monkeypatch):
+    from opacus.accountants.utils import get_noise_multiplier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3000)
+    frame = pd.DataFrame({"x": x, "y": x + 0.3 * rng.normal(size=3000), "g": np.where(x > 0, "p", "n"),
+                          "z": rng.normal(size=3000)})
+    model = PrivateGaussianCopula(epsilon=10.0, random_state=0).fit(frame)
+    out = model.sample(3000)
+    assert len(out) == 3000 and out.dtypes.to_dict() == frame.dtypes.to_dict()
+    assert np.corrcoef(out["x"], out["y"])[0, 1] > 0.8
+    assert abs(np.corrcoef(out["x"], out["z"])[0, 1]) < 0.15
+    assert (out.loc[out["x"] > 0.5, "g"] == "p").mean() > 0.8  # a category follows the numbers too
+    # the correlation's noise is the Gaussian mechanism at its share of the budget (delta: 1e-5 for 3,000 rows)
+    assert model.noise_multiplier_ == get_noise_multiplier(target_epsilon=5.0, target_delta=0.5e-5, sample_rate=1.0,
+                                                           steps=1)
+    # the noise is really added: without it (same seed) the correlation is the clipped rows' own
+    monkeypatch.setattr("opacus.accountants.utils.get_noise_multiplier", lambda **kw: 0.0)
+    exact = PrivateGaussianCopula(epsilon=10.0, random_state=0).fit(frame).corr_
+    assert 0 < np.abs(model.corr_ - exact).max() < 0.05
 
 
 def test_speed_ratios_and_markdown():
