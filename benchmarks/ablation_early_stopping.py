@@ -1,7 +1,8 @@
 """Ablations for issue #13: does early stopping on validation fidelity (with the best generator
 restored), a moving average of the generator's weights, encoding numbers by their normal scores,
 calibrating the generated marginals, naming the target column (auxiliary target loss), a higher
-learning rate, a larger batch, a single-row critic or conditioning on numeric modes beat training to the time budget with the defaults?
+learning rate, a larger batch, a single-row critic or conditioning on numeric modes beat training
+to the time budget with the defaults?
 
     python -m benchmarks.ablation_early_stopping --datasets adult --budget 120 --seeds 0 1 2
     python -m benchmarks.ablation_early_stopping --variants baseline ema --out benchmarks/results/ablation_ema

@@ -96,7 +96,7 @@ class Critic(nn.Module):
     ``Linear``, ``LeakyReLU(0.2)`` and dropout with probability ``dropout`` (none at 0)."""
 
     def __init__(self, input_dim: int, hidden: Sequence[int], pac: int, generator: torch.Generator,
-                 dropout: float = 0.5):
+                 dropout: float = 0.0):
         super().__init__()
         self.pac = pac
         layers: list[nn.Module] = []
