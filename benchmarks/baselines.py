@@ -25,6 +25,26 @@ class IndependentColumns:
                              for c in self.frame_.columns}).astype(self.frame_.dtypes.to_dict())
 
 
+def sort_keys(reference: pd.Series, values: pd.Series) -> np.ndarray:
+    """Float keys that sort ``values`` on an order only ``reference`` defines: numbers and datetimes
+    by value with missing on top; other columns by their levels' frequency in ``reference``
+    (missing a level of its own), levels ``reference`` lacks on top."""
+    if pd.api.types.is_numeric_dtype(reference.dtype) and not pd.api.types.is_bool_dtype(reference.dtype) or \
+            pd.api.types.is_datetime64_any_dtype(reference.dtype):
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            stamps = values.to_numpy(dtype="datetime64[ns]")
+            numbers = np.where(np.isnat(stamps), np.nan, stamps.view(np.int64).astype(np.float64))
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.where(np.isnan(numbers), np.inf, numbers)
+
+    def labels(series: pd.Series) -> pd.Series:
+        return series.astype(object).where(series.notna(), "<missing>").astype(str)
+
+    code = {label: k for k, label in enumerate(labels(reference).value_counts().index)}
+    return labels(values).map(code).fillna(len(code)).to_numpy(dtype=np.float64)
+
+
 class GaussianCopula:
     """Gaussian copula over normal scores of every column's empirical CDF.
 
@@ -53,14 +73,7 @@ class GaussianCopula:
 
     @staticmethod
     def _keys(series: pd.Series) -> np.ndarray:
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype) or \
-                pd.api.types.is_datetime64_any_dtype(series.dtype):
-            values = (series.astype("int64") if pd.api.types.is_datetime64_any_dtype(series.dtype) else series)
-            values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            return np.where(np.isnan(values), np.nanmax(values) + 1, values)  # missing at the top
-        labels = series.astype(object).where(series.notna(), "<missing>").astype(str)
-        order = labels.value_counts().index
-        return pd.Categorical(labels, categories=order).codes.astype(np.float64)
+        return sort_keys(series, series)
 
     def sample(self, n: int) -> pd.DataFrame:
         z = self.rng.multivariate_normal(np.zeros(len(self.corr_)), self.corr_, size=n, method="cholesky")
@@ -176,7 +189,8 @@ class PrivateGaussianCopula:
         self.columns_ = [spec.name for spec in marginals.transformer_.specs_]
         self.sorted_, scores = {}, []
         for column in self.columns_:
-            reference_keys, real_keys = self._keys(self.reference_[column], frame[column])
+            reference_keys, real_keys = sort_keys(self.reference_[column], self.reference_[column]), \
+                sort_keys(self.reference_[column], frame[column])
             order = np.argsort(reference_keys, kind="stable")
             self.sorted_[column] = order
             ranked = reference_keys[order]
@@ -202,30 +216,6 @@ class PrivateGaussianCopula:
         self.dtypes_ = frame.dtypes.to_dict()
         self.order_ = list(frame.columns)
         return self
-
-    @staticmethod
-    def _keys(reference: pd.Series, real: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Sort keys of the reference and the real values on one order that only the reference
-        defines (numbers by value, missing on top; levels by their reference frequency, unknown
-        levels on top)."""
-        numeric = (pd.api.types.is_numeric_dtype(reference.dtype) and not pd.api.types.is_bool_dtype(reference.dtype)
-                   or pd.api.types.is_datetime64_any_dtype(reference.dtype))
-        if numeric:
-            def number(series: pd.Series) -> np.ndarray:
-                if pd.api.types.is_datetime64_any_dtype(series.dtype):
-                    series = series.astype("int64").where(series.notna())
-                values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-                return np.where(np.isnan(values), np.inf, values)
-
-            return number(reference), number(real)
-
-        def labels(series: pd.Series) -> pd.Series:
-            return series.astype(object).where(series.notna(), "<missing>").astype(str)
-
-        order = labels(reference).value_counts().index
-        code = {label: k for k, label in enumerate(order)}
-        keys = [labels(s).map(code).fillna(len(order)).to_numpy(dtype=np.float64) for s in (reference, real)]
-        return keys[0], keys[1]
 
     def sample(self, n: int) -> pd.DataFrame:
         z = self.rng.multivariate_normal(np.zeros(len(self.corr_)), self.corr_, size=n, method="cholesky")
