@@ -37,8 +37,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.baselines import PrivateGaussianCopula, PrivateMarginals
-from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description,
-                            recorded_command)
+from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, earlier_command, headline, load_split,
+                            machine_description, recorded_command)
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
@@ -133,7 +133,9 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         part = summary[summary["dataset"] == name]
         for col, metric in enumerate(("quality", "tstr", "mia_auc")):
             ax = axes[row][col]
-            for system, style in (("synthgan-dp", "o-"), ("private-marginals", "s--"), ("private-copula", "^--")):
+            private_gans = [s for s in dict.fromkeys(part["system"]) if s.startswith("synthgan-dp")]
+            for system, style in [*((s, "o-") for s in private_gans), ("private-marginals", "s--"),
+                                  ("private-copula", "^--")]:
                 line = part[part["system"] == system].copy()
                 line["eps"] = line["epsilon"].astype(float)
                 line = line.sort_values("eps")
@@ -187,9 +189,12 @@ def main() -> None:
     parser.add_argument("--replot", action="store_true", help="only rebuild summary.md and privacy.png")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    if not args.replot:
+    command = recorded_command("benchmarks.privacy")
+    if args.replot:  # keep the command that made the results, not this one
+        command = earlier_command(args.out / "summary.md", command)
+    else:
         run(args)
-    report(args.out, recorded_command("benchmarks.privacy"))
+    report(args.out, command)
 
 
 if __name__ == "__main__":

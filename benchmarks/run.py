@@ -93,6 +93,14 @@ def recorded_command(module: str) -> str:
     return f"python -m {module} {' '.join(sys.argv[1:])} (commit {commit()})"
 
 
+def earlier_command(summary: Path, command: str) -> str:
+    """The ``Command: `...` `` line of an existing summary file (what made the results a replot
+    rewrites), else ``command``."""
+    lines = summary.read_text().splitlines() if summary.exists() else []
+    return next((line.removeprefix("Command: `").removesuffix("`") for line in lines if line.startswith("Command: `")),
+                command)
+
+
 def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     frame = pd.read_parquet(datasets / f"{name}.parquet")
     constant = [c for c in frame.columns if frame[c].nunique(dropna=False) <= 1]
@@ -390,10 +398,7 @@ def main() -> None:
     args = parser.parse_args()
     command = recorded_command("benchmarks.run")
     if args.replot:  # keep the command that made the results, not this one
-        earlier = args.out / "results.md"
-        made = next((line.removeprefix("Command: `").removesuffix("`") for line in
-                     (earlier.read_text().splitlines() if earlier.exists() else []) if line.startswith("Command: `")),
-                    command)
+        made = earlier_command(args.out / "results.md", command)
         print(write_outputs(pd.read_csv(args.out / "results.csv"), args.out, made))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

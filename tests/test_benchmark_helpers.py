@@ -184,3 +184,23 @@ def test_replot_rewrites_the_outputs_but_keeps_the_command_that_made_them(tmp_pa
     text = (tmp_path / "results.md").read_text()
     assert "Command: `python -m benchmarks.run --seeds 0 1`" in text and "--replot" not in text
     assert "0.805 ± 0.007" in text and (tmp_path / "time_to_quality_d.png").exists()
+
+
+def test_privacy_replot_keeps_the_command_and_draws_every_private_gan(tmp_path, monkeypatch):
+    import sys
+
+    from benchmarks import privacy
+
+    rows = [{"dataset": "d", "system": system, "epsilon": 3, "seed": seed, "epsilon_spent": 2.99 if "dp" in system
+             else None, "train_s": 1.0, "quality": 0.8 + 0.01 * seed, "tstr": 0.5, "mia_auc": 0.5,
+             "detection_auc": 0.9}
+            for system in ("synthgan-dp-dropout0", "synthgan-dp-dropout0.5", "private-copula") for seed in (0, 1)]
+    pd.DataFrame(rows).to_csv(tmp_path / "privacy.csv", index=False)
+    (tmp_path / "summary.md").write_text("Command: `python -m benchmarks.privacy --epsilons 3`\n")
+    drawn = []
+    monkeypatch.setattr("matplotlib.axes.Axes.errorbar", lambda self, *a, label=None, **k: drawn.append(label))
+    monkeypatch.setattr(sys, "argv", ["privacy", "--out", str(tmp_path), "--replot"])
+    privacy.main()
+    text = (tmp_path / "summary.md").read_text()
+    assert "Command: `python -m benchmarks.privacy --epsilons 3`" in text and "--replot" not in text
+    assert {"synthgan-dp-dropout0", "synthgan-dp-dropout0.5", "private-copula"} <= set(drawn)
