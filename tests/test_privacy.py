@@ -125,6 +125,42 @@ def test_each_row_moves_the_update_by_at_most_the_clip_over_the_expected_batch()
     assert torch.allclose(without, -torch.as_tensor(rows.sum(axis=0), dtype=torch.float32)[None] / 4, atol=1e-5)
 
 
+class _PublicTerm(_OneNetwork):
+    """A loss with a public part: the sum of outputs over ``batch.condition`` (rows that are not real)."""
+
+    def phases(self):
+        return (Phase("critic", lambda batch: self.net(batch.real).sum(),
+                      public_loss=lambda batch: self.net(batch.condition).sum()),)
+
+
+def test_the_public_part_of_a_loss_is_added_as_is_outside_clipping_and_noise():
+    model = _PublicTerm()
+    strategy = DPStrategy(epsilon=1e6, delta=1e-5, max_grad_norm=1.0, sample_rate=0.5, expected_batch_size=4,
+                          planned_steps=1, noise_multiplier=1e-12)
+    strategy.setup(model)
+    strategy.allowed = 1
+    real = torch.tensor([[3.0, 4.0, 0.0]])  # norm 5: clipped to norm 1
+    generated = torch.tensor([[0.0, 0.0, 100.0], [0.0, 0.0, 20.0]])  # norm 120 in all: kept whole
+    strategy.run(model.phases()[0], Batch(real, torch.zeros(1, 0), generated))
+    expected = -(torch.tensor([[0.6, 0.8, 0.0]]) + torch.tensor([[0.0, 0.0, 120.0]])) / 4
+    assert torch.allclose(model.net.layer.weight.detach(), expected, atol=1e-4)
+    assert strategy.steps == 1  # one private step for the accountant, whatever the public part
+
+
+def test_private_gan_scores_generated_rows_apart_from_real_ones():
+    frame = make_mixed(200, seed=5)
+    model = SynthGAN(epsilon=5.0, epochs=1, batch_size=50, random_state=0, verbose=False).fit(frame).model_
+    critic = model.phases()[0]
+    assert critic.name == "critic" and critic.public_loss is not None
+    dim = model.layout.dim
+    width = model.condition_dim
+    condition = torch.zeros(8, width)
+    condition[:, 0] = 1.0
+    poisoned = Batch(torch.full((8, dim), float("nan")), torch.full((8, width), float("nan")), condition)
+    assert torch.isfinite(critic.public_loss(poisoned))  # reads no real row
+    assert torch.isnan(critic.loss(poisoned))  # the private part is the one that reads them
+
+
 def test_strategy_refuses_an_update_past_the_budget():
     model = _OneNetwork()
     strategy = DPStrategy(epsilon=0.5, delta=1e-5, max_grad_norm=1.0, sample_rate=0.5, expected_batch_size=2,

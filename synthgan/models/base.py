@@ -52,11 +52,17 @@ class Phase:
     The optimizer of the same name (from ``configure_optimizers``) takes the step; every other
     network's parameters are frozen (they get no gradients) while the phase runs. The mean loss is
     logged as ``f"{name}_loss"``.
+
+    ``public_loss``, where given, is a part of the loss that reads no real rows (a private critic's
+    score of generated rows): a private strategy back-propagates it apart and adds its gradient as
+    is, outside per-row clipping and noise, while ``loss`` holds the terms that read real rows. A
+    strategy that is not private adds the two losses.
     """
 
     name: str
     loss: Callable[[Batch], torch.Tensor]
     repeats: int = 1
+    public_loss: Callable[[Batch], torch.Tensor] | None = None
 
 
 class TabularModel(ABC):

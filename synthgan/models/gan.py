@@ -171,7 +171,12 @@ class AdversarialModel(TabularModel):
 
     def phases(self) -> tuple[Phase, ...]:
         target = (Phase("target", self.predictor_loss),) if self.predictor is not None else ()
-        return (Phase("critic", self.critic_loss, repeats=self.config.critic_steps), *target,
+        if self.private:  # only the real rows' terms go through per-row clipping and noise
+            critic = Phase("critic", self.private_critic_loss, repeats=self.config.critic_steps,
+                           public_loss=self.generated_critic_loss)
+        else:
+            critic = Phase("critic", self.critic_loss, repeats=self.config.critic_steps)
+        return (critic, *target,
                 Phase("generator", self.generator_loss, repeats=self.config.generator_steps))
 
     # ------------------------------------------------------------------ pieces
@@ -197,12 +202,10 @@ class AdversarialModel(TabularModel):
     # ------------------------------------------------------------------ losses
     def critic_loss(self, batch: Batch) -> torch.Tensor:
         """Critic loss on one batch (fake rows are drawn without a generator graph)."""
+        if self.private:
+            return self.private_critic_loss(batch) + self.generated_critic_loss(batch)
         with torch.no_grad():
             _, fake = self._fake(batch.condition, self.noise_rng)
-        if self.private:  # one forward pass over real and generated rows: opacus' per-row gradients
-            scores = self._score(torch.cat([batch.real, fake]), torch.cat([batch.real_condition, batch.condition]))
-            n_real = len(batch.real)
-            return F.softplus(-scores[:n_real]).sum() + F.softplus(scores[n_real:]).sum()
         real_score = self._score(batch.real, batch.real_condition)
         fake_score = self._score(fake, batch.condition)
         if self.config.loss == "wgan-gp":
@@ -210,6 +213,20 @@ class AdversarialModel(TabularModel):
             return loss + self._gradient_penalty(torch.cat([batch.real, batch.real_condition], 1),
                                                  torch.cat([fake, batch.condition], 1))
         return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
+
+    def private_critic_loss(self, batch: Batch) -> torch.Tensor:
+        """The private critic's loss on the real rows, a sum over rows (DP-SGD clips and noises each
+        row's gradient of it)."""
+        return F.softplus(-self._score(batch.real, batch.real_condition)).sum()
+
+    def generated_critic_loss(self, batch: Batch) -> torch.Tensor:
+        """The private critic's loss on generated rows, a sum over rows. It reads no real row: the
+        generated rows are a function of the generator, which learns only from the critic's earlier,
+        already private, updates and fresh noise; so its gradient is post-processing and needs no
+        clipping nor noise."""
+        with torch.no_grad():
+            _, fake = self._fake(batch.condition, self.noise_rng)
+        return F.softplus(self._score(fake, batch.condition)).sum()
 
     def generator_loss(self, batch: Batch) -> torch.Tensor:
         """Generator loss on one batch (plus the conditional cross-entropy for conditional models)."""

@@ -14,8 +14,11 @@ deviation ``noise_multiplier * max_grad_norm`` is added to the sum, and the acco
 RDP accountant, Mironov 2017; Mironov, Talwar & Zhang 2019) adds the step. Per-row clipping needs
 each critic input to hold one row, so private training uses ``pac=1``, and the binary cross-entropy
 loss without gradient penalty (the penalty's double backward does not go through opacus' per-sample
-gradients, opacus issue #31). Generated rows scored in the same update are clipped too, which only
-biases the update; they hold no real row.
+gradients, opacus issue #31). The critic's loss on the generated rows of the same update reads no
+real row (the rows come from the generator, itself post-processing of earlier private updates, and
+fresh noise), so its gradient is computed apart, without per-row hooks, and added after the noise
+(``Phase.public_loss``): it is post-processing of what the accountant already counts, needs no
+clipping, and halves the per-row gradients opacus materializes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 import torch
@@ -150,6 +153,8 @@ class DPStrategy(Strategy):
             expected_batch_size=self.expected_batch_size, loss_reduction="mean", generator=self.noise_generator,
             secure_mode=True)  # noise as a sum of draws, against floating-point attacks (opacus' notes)
         self._repeats = next((p.repeats for p in model.phases() if p.name == self.network), 1)
+        self._public: list[torch.Tensor | None] = []
+        self.optimizers[self.network].step_hook = self._add_public  # after clipping, noise and scaling
 
     @property
     def finished(self) -> bool:
@@ -161,15 +166,42 @@ class DPStrategy(Strategy):
             return super().run(phase, batch, after_backward)
         if self.steps >= self.allowed:
             raise RuntimeError(f"refusing a private update past the budget ({self.allowed} steps)")
+        public = self._public_gradients(phase, batch)
         self.wrapped.enable_hooks()
         try:
             with warnings.catch_warnings():  # opacus' hooks on a critic whose inputs need no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-                loss = super().run(phase, batch, after_backward)
+                loss = super().run(replace(phase, public_loss=None), batch, after_backward)
         finally:
             self.wrapped.disable_hooks()
+            self._public = []
         self.steps += 1
-        return loss / self.expected_batch_size  # the loss is a sum over rows; log it as a mean
+        return (loss + public) / self.expected_batch_size  # the losses are sums over rows; log a mean
+
+    def _public_gradients(self, phase: Phase, batch: Batch) -> torch.Tensor:
+        """Back-propagate ``phase.public_loss`` (terms that read no real row) with the per-row hooks
+        off and keep its gradients for :meth:`_add_public`; returns the detached loss (0 without)."""
+        if phase.public_loss is None:
+            return torch.zeros(())
+        parameters = list(self.networks[self.network].parameters())
+        self._freeze_others(phase.name, True)
+        try:
+            with warnings.catch_warnings():  # opacus' (disabled) hooks still fire on the backward
+                warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                loss = phase.public_loss(batch)
+                grads = torch.autograd.grad(loss, [p for p in parameters if p.requires_grad], allow_unused=True)
+        finally:
+            self._freeze_others(phase.name, False)
+        self._public = list(grads)
+        return loss.detach()
+
+    def _add_public(self, optimizer) -> None:
+        """opacus' step hook: once the real rows' clipped, noised sum is scaled into ``.grad``, add
+        the public terms' gradient on the same scale (a sum over rows divided by the expected batch)."""
+        trainable = [p for p in self.networks[self.network].parameters() if p.requires_grad]
+        for parameter, grad in zip(trainable, self._public):
+            if grad is not None and parameter.grad is not None:
+                parameter.grad.add_(grad, alpha=1.0 / self.expected_batch_size)
 
     def spent(self) -> float:
         return training_epsilon(self.noise_multiplier, self.sample_rate, self.steps, self.delta)

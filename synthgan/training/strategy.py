@@ -72,6 +72,8 @@ class Strategy:
         self._freeze_others(phase.name, True)
         try:
             loss = phase.loss(batch)
+            if phase.public_loss is not None:
+                loss = loss + phase.public_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
         finally:
