@@ -12,6 +12,9 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
   critic);
 - ``synthgan-dp-dropoutP`` (with ``--discriminator-dropout ... P``): the same with
   ``discriminator_dropout=P`` (every combination with the generator steps is a system);
+- ``synthgan-dp-NAME`` (with ``--variant NAME=key:value;key:value``): the default private GAN with
+  those ``SynthGAN`` parameters, e.g. ``--variant 'critic64=discriminator_dim:64,64'`` (a value with
+  a comma is a tuple of numbers; one system per ``--variant``, at every epsilon);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
 - ``private-copula``: a private Gaussian copula (``benchmarks.baselines.PrivateGaussianCopula``): half
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> None:
             plan: list[tuple[str, object, dict | None]] = [
                 (_dp_system(g, d), e, {"generator_steps": g, **({} if d is None else {"discriminator_dropout": d})})
                 for e in args.epsilons for g in args.generator_steps for d in args.discriminator_dropout]
+            plan += [(f"synthgan-dp-{label}", e, params) for e in args.epsilons for label, params in args.variant]
             plan += [(baseline, e, None) for e in args.epsilons for baseline in ("private-marginals", "private-copula")]
             if not args.no_nonprivate:
                 plan.append(("synthgan", "none", None))
@@ -108,6 +112,24 @@ def _dp_system(generator_steps: int, dropout: float | None = None) -> str:
     ``-gN`` with N steps, ``-dropoutP`` with dropout P."""
     return ("synthgan-dp" + ("" if generator_steps == 1 else f"-g{generator_steps}")
             + ("" if dropout is None else f"-dropout{dropout:g}"))
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``NAME=key:value;key:value`` -> (NAME, {key: value}); a value with a comma is a tuple of numbers."""
+    label, sep, body = text.partition("=")
+    if not sep or not label or not body:
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME=key:value;key:value")
+
+    def number(v: str) -> int | float:
+        return float(v) if any(c in v for c in ".e") else int(v)
+
+    params = {}
+    for item in body.split(";"):
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--variant {text!r}: {item!r} is not key:value")
+        params[key.strip()] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
+    return label, params
 
 
 def summarize(out: Path) -> pd.DataFrame:
@@ -183,6 +205,8 @@ def main() -> None:
                         help="generator steps per critic step of the private GAN (each value is a system)")
     parser.add_argument("--discriminator-dropout", type=float, nargs="+", default=[None],
                         help="critic dropout of the private GAN (each value is a system; default: the default)")
+    parser.add_argument("--variant", type=parse_variant, action="append", default=[],
+                        help="NAME=key:value;key:value: a private GAN with those parameters, named synthgan-dp-NAME")
     parser.add_argument("--no-nonprivate", action="store_true", help="leave out the non-private synthgan")
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/privacy"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.baselines import GaussianCopula, Identity, IndependentColumns, PrivateGaussianCopula
 from benchmarks.run import markdown_table, speed_ratios
@@ -204,3 +205,15 @@ def test_privacy_replot_keeps_the_command_and_draws_every_private_gan(tmp_path, 
     text = (tmp_path / "summary.md").read_text()
     assert "Command: `python -m benchmarks.privacy --epsilons 3`" in text and "--replot" not in text
     assert {"synthgan-dp-dropout0", "synthgan-dp-dropout0.5", "private-copula"} <= set(drawn)
+
+
+def test_privacy_variant_names_a_system_and_its_parameters():
+    import argparse
+
+    from benchmarks.privacy import parse_variant
+
+    assert parse_variant("critic64=discriminator_dim:64,64;discriminator_lr:1e-3") == (
+        "critic64", {"discriminator_dim": (64, 64), "discriminator_lr": 1e-3})
+    assert parse_variant("g3=generator_steps:3") == ("g3", {"generator_steps": 3})
+    with pytest.raises(argparse.ArgumentTypeError, match="key:value"):
+        parse_variant("bad=discriminator_dim")
