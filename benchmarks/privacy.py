@@ -14,7 +14,8 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
   ``discriminator_dropout=P`` (every combination with the generator steps is a system);
 - ``synthgan-dp-NAME`` (with ``--variant NAME=key:value;key:value``): the default private GAN with
   those ``SynthGAN`` parameters, e.g. ``--variant 'critic64=discriminator_dim:64,64'`` (a value with
-  a comma is a tuple of numbers; one system per ``--variant``, at every epsilon);
+  a comma is a tuple of numbers; ``epochs`` there replaces ``--epochs``; one system per ``--variant``,
+  at every epsilon);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
 - ``private-copula``: a private Gaussian copula (``benchmarks.baselines.PrivateGaussianCopula``): half
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 privacy: dict = {}
                 if private_params is not None:  # a private GAN
-                    model = SynthGAN(epsilon=float(epsilon), epochs=args.epochs, random_state=seed, verbose=False,
-                                     **private_params).fit(train)
+                    model = SynthGAN(epsilon=float(epsilon), random_state=seed, verbose=False,
+                                     **{"epochs": args.epochs, **private_params}).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
