@@ -1,12 +1,12 @@
 """Differential privacy (issue #11): quality, utility and membership inference against epsilon.
 
     python -m benchmarks.privacy --datasets adult bank_marketing --epsilons 0.5 1 3 10 --seeds 0 1 2 \
-        --epochs 3 --out benchmarks/results/privacy
+        --out benchmarks/results/privacy_auto
 
 For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split seed = run seed):
 
-- ``synthgan-dp``: ``SynthGAN(epsilon=e, epochs=EPOCHS)`` at every epsilon (the noise is set so that
-  EPOCHS epochs spend the budget; statistics 20%, DP-SGD 80%);
+- ``synthgan-dp``: ``SynthGAN(epsilon=e)`` at every epsilon, with ``epochs=EPOCHS`` when ``--epochs``
+  is given (the noise is set so that the epochs spend the budget; statistics 20%, DP-SGD 80%);
 - ``synthgan-dp-gN`` (with ``--generator-steps ... N``): the same with ``generator_steps=N``,
   N generator updates per critic update (free under DP: the generator sees data only through the
   critic);
@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 privacy: dict = {}
                 if private_params is not None:  # a private GAN
+                    epochs = {} if args.epochs is None else {"epochs": args.epochs}
                     model = SynthGAN(epsilon=float(epsilon), random_state=seed, verbose=False,
-                                     **{"epochs": args.epochs, **private_params}).fit(train)
+                                     **{**epochs, **private_params}).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
@@ -201,7 +202,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["adult", "bank_marketing"])
     parser.add_argument("--epsilons", nargs="+", default=["0.5", "1", "3", "10"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of every private GAN (default: SynthGAN's, 20 with epsilon)")
     parser.add_argument("--generator-steps", type=int, nargs="+", default=[1],
                         help="generator steps per critic step of the private GAN (each value is a system)")
     parser.add_argument("--discriminator-dropout", type=float, nargs="+", default=[None],

@@ -95,8 +95,8 @@ def _model_options(func):
     options = [
         click.option("--model", "model_name", type=RegisteredModel(), default="ctgan", show_default=True,
                      help="Model to train (`synthgan models` describes each)."),
-        click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True,
-                     help="Training epochs."),
+        click.option("--epochs", type=click.IntRange(min=1), default=None,
+                     help="Training epochs [default: 300, or 20 with --epsilon]."),
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Stop training after this many seconds."),
         click.option("--discrete", multiple=True, help="Treat this column as categorical (repeatable)."),
@@ -117,7 +117,7 @@ def _model_options(func):
     return func
 
 
-def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
+def _fit(frame: pd.DataFrame, model_name: str, epochs: int | None, max_time: float | None, discrete: tuple[str, ...],
          seed: int | None, device: str, quiet: bool, metadata_path: Path | None = None,
          privacy_mode: str | None = None, target: str | None = None, callbacks: list | None = None,
          resume_from: Path | None = None, **privacy: float | None):
@@ -127,9 +127,10 @@ def _fit(frame: pd.DataFrame, model_name: str, epochs: int, max_time: float | No
     metadata = Metadata.load(metadata_path) if metadata_path is not None else None
     if not quiet:
         click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
-    return SynthGAN(model=model_name, epochs=epochs, max_time=max_time, device=device, verbose=not quiet,
-                    random_state=seed, metadata=metadata, privacy=privacy_mode, target=target, callbacks=callbacks,
-                    **privacy).fit(frame, discrete_columns=list(discrete) or None, resume_from=resume_from)
+    return SynthGAN(model=model_name, epochs="auto" if epochs is None else epochs, max_time=max_time, device=device,
+                    verbose=not quiet, random_state=seed, metadata=metadata, privacy=privacy_mode, target=target,
+                    callbacks=callbacks, **privacy).fit(frame, discrete_columns=list(discrete) or None,
+                                                        resume_from=resume_from)
 
 
 def _changed_params(model) -> str:
@@ -172,7 +173,7 @@ def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | No
                    "there (so a rerun, or torchrun --max-restarts, continues an interrupted fit).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Epochs between checkpoints.")
-def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int, max_time: float | None,
+def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int | None, max_time: float | None,
         discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None, seed: int | None,
         encoding: str | None, device: str, quiet: bool, force: bool, epsilon: float | None, delta: float | None,
         max_grad_norm: float, target: str | None, checkpoint_dir: Path | None, checkpoint_every: int) -> None:
@@ -181,7 +182,7 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
     \b
     Examples:
       synthgan fit data.csv -o model.synthgan --epochs 300 --seed 0
-      synthgan fit data.csv -o private.synthgan --epsilon 1 --epochs 50
+      synthgan fit data.csv -o private.synthgan --epsilon 1
       synthgan fit data.csv -o model.synthgan --metadata meta.json --privacy strict
       synthgan fit data.csv -o model.synthgan --target label
       synthgan fit big.parquet -o model.synthgan --checkpoint ckpt/   # rerun to continue
@@ -313,7 +314,7 @@ def balance_counts(counts: pd.Series, rows: int) -> dict:
 @_model_options
 def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None, synthetic_only: bool,
             target: str | None, balance: bool, target_loss: bool, mark_synthetic: bool, fmt: str | None,
-            model_name: str, epochs: int, max_time: float | None, discrete: tuple[str, ...],
+            model_name: str, epochs: int | None, max_time: float | None, discrete: tuple[str, ...],
             metadata_path: Path | None, privacy_mode: str | None, seed: int | None, encoding: str | None,
             device: str, quiet: bool, force: bool) -> None:
     """Fit on INPUT and write INPUT's rows plus --rows synthetic rows.

@@ -56,6 +56,11 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
 _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
+# parameters whose default is "auto": (value without privacy, value with epsilon). Under DP-SGD the
+# noise is added to the whole critic's clipped gradient, so a narrower critic gets more signal per
+# unit of noise, and more steps cost little extra noise (benchmarks/README.md, "Differential privacy")
+_AUTO = {"epochs": (300, 20), "discriminator_dim": ((256, 256), (64, 64)),
+         "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3)}
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks", "constraints", "metadata")  # the last two: saved fitted, apart
 
@@ -152,18 +157,21 @@ class SynthGAN(BaseEstimator):
         GAN with gradient penalty; ``copula``, a Gaussian copula over the columns' empirical
         distributions, fitted in one pass (a fast baseline for small or simple tables; the training
         parameters below do not apply to it).
-    epochs : int, default=300
-        Passes over the training rows (the epoch to train up to when resuming).
+    epochs : int or "auto", default="auto"
+        Passes over the training rows (the epoch to train up to when resuming); ``"auto"`` is 300,
+        or 20 with ``epsilon`` (where the noise per step is set so that these epochs spend the budget).
     batch_size : int, default=500
         Rows per step; rounded down to a multiple of ``pac`` and capped at the table size.
     loss : {"wgan-gp", "bce"}, default="wgan-gp"
         Adversarial loss; ``bce`` is the vanilla (non-saturating) GAN loss.
     embedding_dim : int, default=128
         Size of the generator's noise input.
-    generator_dim, discriminator_dim : tuple of int, default=(256, 256)
-        Hidden layer widths of generator (residual) and critic.
-    generator_lr, discriminator_lr : float, default=2e-4
-        Adam learning rates.
+    generator_dim : tuple of int, default=(256, 256)
+        Hidden layer widths of the generator (residual).
+    discriminator_dim : tuple of int or "auto", default="auto"
+        Hidden layer widths of the critic; ``"auto"`` is (256, 256), or (64, 64) with ``epsilon``.
+    generator_lr, discriminator_lr : float or "auto", default="auto"
+        Adam learning rates; ``"auto"`` is 2e-4, or 1e-3 with ``epsilon``.
     weight_decay : float, default=1e-6
         Adam weight decay of both networks.
     pac : int, default=1
@@ -242,7 +250,8 @@ class SynthGAN(BaseEstimator):
         (opacus), see :mod:`synthgan.privacy`. Training stops when the budget is spent, whatever
         ``epochs`` says; ``privacy_`` reports what was spent. Private training uses ``pac=1`` and
         ``loss="bce"`` (the values given for those two are not used) and only models with the
-        ``private`` capability (``ctgan``).
+        ``private`` capability (``ctgan``); the ``"auto"`` defaults of ``epochs``,
+        ``discriminator_dim`` and the learning rates take their private values.
     delta : float or None, default=None
         The delta of the guarantee; by default the largest power of ten not above 1 / (10 n_rows).
     max_grad_norm : float, default=1.0
@@ -344,10 +353,10 @@ class SynthGAN(BaseEstimator):
         "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
     }
 
-    def __init__(self, model: str = "ctgan", epochs: int = 300, batch_size: int = 500,
+    def __init__(self, model: str = "ctgan", epochs: int | str = "auto", batch_size: int = 500,
                  loss: str = "wgan-gp", embedding_dim: int = 128,
-                 generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] = (256, 256),
-                 generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, weight_decay: float = 1e-6,
+                 generator_dim: tuple[int, ...] = (256, 256), discriminator_dim: tuple[int, ...] | str = "auto",
+                 generator_lr: float | str = "auto", discriminator_lr: float | str = "auto", weight_decay: float = 1e-6,
                  pac: int = 1, discriminator_dropout: float = 0.0, critic_steps: int = 1, generator_steps: int = 1,
                  target: str | None = None, target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
                  max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
@@ -408,7 +417,8 @@ class SynthGAN(BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
         P.validate(self, {"model": P.one_of(model_names())})
-        P.validate(self, {**self._parameter_constraints, **model_class(self.model).parameters})
+        constraints = {**self._parameter_constraints, **model_class(self.model).parameters}
+        P.validate(self, {k: c.or_auto() if k in _AUTO else c for k, c in constraints.items()})
         if self.target is not None and "target" not in model_class(self.model).capabilities:
             able = [name for name in model_names() if "target" in model_class(name).capabilities]
             raise SynthGANError(f"model={self.model!r} has no auxiliary target loss; leave target=None or use "
@@ -434,10 +444,14 @@ class SynthGAN(BaseEstimator):
                                 "training is not covered by the privacy guarantee; leave validation_size=None")
 
     def _effective(self, name: str) -> Any:
-        """A parameter's value as training uses it (private training fixes pac and loss)."""
+        """A parameter's value as training uses it (private training fixes pac and loss; ``"auto"``
+        resolves by whether the fit is private)."""
         if self.epsilon is not None and name in _PRIVATE_OVERRIDES:
             return _PRIVATE_OVERRIDES[name]
-        return getattr(self, name)
+        value = getattr(self, name)
+        if name in _AUTO and isinstance(value, str) and value == "auto":
+            return _AUTO[name][self.epsilon is not None]
+        return value
 
     def _model_params(self) -> dict[str, Any]:
         return {k: self._effective(k) for k in self.get_params()}
@@ -605,7 +619,8 @@ class SynthGAN(BaseEstimator):
             rate = batch_rows / len(encoded)
             batches = PoissonBatchSampler(encoded, codes, ConditionSampler(counts), rate, device,
                                           secret.numpy("batches"))
-            planned = self.epochs * max(1, len(encoded) // batch_rows) * int(self._effective("critic_steps"))
+            steps_per_epoch = max(1, len(encoded) // batch_rows) * int(self._effective("critic_steps"))
+            planned = self._effective("epochs") * steps_per_epoch
             strategy = DPStrategy(epsilon=budget.training_epsilon, delta=budget.training_delta,
                                   max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
                                   planned_steps=planned, noise_multiplier=self.noise_multiplier,
@@ -614,7 +629,7 @@ class SynthGAN(BaseEstimator):
                         strategy.noise_multiplier, rate, strategy.allowed)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
-        trainer = Trainer(model, batches, TrainingPlan(self.epochs, batch_rows),
+        trainer = Trainer(model, batches, TrainingPlan(self._effective("epochs"), batch_rows),
                           self._training_callbacks(validation, generation, streams, ctx), strategy=strategy,
                           describe=describe)
         if checkpoint is not None:
@@ -797,7 +812,7 @@ class SynthGAN(BaseEstimator):
 
     def _describe_run(self, streams: RandomStreams, encoded: EncodedRows, device: torch.device) -> dict:
         names = _RESUME_PARAMS + tuple(model_class(self.model).parameters)
-        params = {k: _json_value(getattr(self, k)) for k in names}
+        params = {k: _json_value(self._effective(k)) for k in names}  # as it runs ("auto" resolved)
         return {"entropy": streams.entropy, "params": params, "device_type": device.type,
                 "data_sha256": encoded.sha256(), "rows": len(encoded)}
 
@@ -1058,7 +1073,7 @@ class SynthGAN(BaseEstimator):
                 if self.metadata_ is not None else 0
             self.constraints = list(self.constraints_.items[declared:]) or None
         with torch.device("meta"):  # shapes only: no memory is allocated
-            probe = build_model(self.model, self.transformer_.layout_, self.get_params(), torch.device("meta"),
+            probe = build_model(self.model, self.transformer_.layout_, self._model_params(), torch.device("meta"),
                                 self.transformer_)
         expected = probe.weight_shapes()
         found = {k: tuple(v.shape) for k, v in weights.items()}
@@ -1067,7 +1082,7 @@ class SynthGAN(BaseEstimator):
             raise ValueError(f"the weights do not fit the stored parameters and columns (first mismatch: "
                              f"{wrong[0]!r})")
         self.device_ = self._resolve_device()
-        return self, build_model(self.model, self.transformer_.layout_, self.get_params(), self.device_,
+        return self, build_model(self.model, self.transformer_.layout_, self._model_params(), self.device_,
                                  self.transformer_)
 
     @classmethod

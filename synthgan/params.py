@@ -38,6 +38,9 @@ class Constraint:
     def or_none(self) -> Constraint:
         return Constraint(lambda v: v is None or self.test(v), f"{self.text} or None")
 
+    def or_auto(self) -> Constraint:
+        return Constraint(lambda v: (isinstance(v, str) and v == "auto") or self.test(v), f"{self.text} or 'auto'")
+
 
 def integer(minimum: int = 1) -> Constraint:
     return Constraint(lambda v: _is_int(v) and v >= minimum, f"an integer >= {minimum}")

@@ -66,6 +66,22 @@ def test_reported_epsilon_is_opacus_accountant_for_the_steps_and_noise_used():
     assert "critic_loss" not in model.history_  # measured on real rows without noise: not kept
 
 
+AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr")
+
+
+def test_auto_defaults_take_private_values_only_with_epsilon_and_never_replace_given_ones():
+    assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4]
+    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3]
+    given = SynthGAN(epsilon=3.0, epochs=5, discriminator_dim=(32,), generator_lr=1e-4, discriminator_lr=3e-4)
+    assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4]
+    assert [SynthGAN(epsilon=3.0).get_params()[k] for k in AUTO] == ["auto"] * 4  # stored as given
+    with pytest.raises(SynthGANError, match="epochs must be an integer >= 1 or 'auto'"):
+        SynthGAN(epochs="many").fit(make_mixed())
+    fitted = quiet_fit(SynthGAN(epsilon=3.0, epochs=1, batch_size=100, verbose=False, random_state=0), table(1000))
+    widths = [layer.out_features for layer in fitted.model_.critic.modules() if isinstance(layer, nn.Linear)]
+    assert widths == [64, 64, 1] and fitted.model_.config.discriminator_lr == 1e-3
+
+
 def test_training_stops_when_the_budget_is_spent_whatever_epochs_says():
     model = quiet_fit(SynthGAN(epochs=40, epsilon=1.0, noise_multiplier=2.5, **SMALL), table())
     p = model.privacy_
@@ -268,11 +284,12 @@ def test_privacy_options_without_epsilon_and_resume_are_refused(tmp_path):
 def test_private_fit_by_the_cli_reports_and_keeps_its_guarantee(tmp_path):
     data, path = tmp_path / "t.parquet", tmp_path / "m.synthgan"
     table(1000).to_parquet(data)
-    result = CliRunner().invoke(main, ["fit", str(data), "-o", str(path), "--epsilon", "4", "--epochs", "1",
-                                       "--quiet", "--seed", "0"])
+    result = CliRunner().invoke(main, ["fit", str(data), "-o", str(path), "--epsilon", "4", "--quiet", "--seed", "0"])
     assert result.exit_code == 0, result.output
     assert "differential privacy: epsilon" in result.output
     loaded = SynthGAN.load(path)
+    assert loaded.privacy_["steps"] == 20 * 2  # no --epochs: 20 epochs of 1000 rows in expected batches of 500
+    assert loaded.get_params()["epochs"] == "auto" and loaded.get_params()["discriminator_dim"] == "auto"
     assert loaded.privacy_["target_epsilon"] == 4 and 3.5 < loaded.privacy_["epsilon"] <= 4
     info = CliRunner().invoke(main, ["info", str(path)])
     assert "differential privacy: epsilon" in info.output and "spent of 4" in info.output

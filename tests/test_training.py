@@ -125,7 +125,7 @@ def _model_and_batches(loss: str = "wgan-gp"):
     rng = streams.numpy("transform")
     transformer = DataTransformer().fit(frame, rng)
     encoded = transformer.transform(frame, rng)
-    params = {**SynthGAN(**FAST, loss=loss).get_params()}
+    params = {**SynthGAN(**FAST, loss=loss)._model_params()}
     model = build_model("wgan-gp", transformer.layout_, params, torch.device("cpu"))
     model.setup_training(streams)
     return model, BatchSampler(encoded, None, torch.device("cpu"), streams.numpy("batches"))
@@ -230,6 +230,17 @@ def test_resume_past_the_last_epoch_trains_nothing(mixed_frame, tmp_path):
     done = SynthGAN(epochs=3, callbacks=[Checkpoint(tmp_path)], **FAST).fit(mixed_frame)
     again = SynthGAN(epochs=3, **FAST).fit(mixed_frame, resume_from=tmp_path / "epoch-000003.ckpt")
     assert _equal_weights(done, again) and len(again.history_) == 3
+
+
+def test_a_checkpoint_records_auto_learning_rates_as_they_ran(mixed_frame, tmp_path):
+    # "auto" is resolved in the run's description, so a run with the values it stands for (as
+    # every checkpoint from before "auto" has) resumes, and a run with other values does not
+    SynthGAN(epochs=1, callbacks=[Checkpoint(tmp_path)], **FAST).fit(mixed_frame)
+    assert read_checkpoint(tmp_path)["run"]["params"]["generator_lr"] == 2e-4
+    again = SynthGAN(epochs=2, generator_lr=2e-4, discriminator_lr=2e-4, **FAST)
+    assert len(again.fit(mixed_frame, resume_from=tmp_path).history_) == 2
+    with pytest.raises(SynthGANError, match=r"generator_lr=0.0002 \(now 0.001\)"):
+        SynthGAN(epochs=2, generator_lr=1e-3, **FAST).fit(mixed_frame, resume_from=tmp_path)
 
 
 def test_resume_refuses_a_different_run(mixed_frame, tmp_path):
