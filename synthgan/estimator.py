@@ -449,7 +449,7 @@ class SynthGAN(BaseEstimator):
         if self.epsilon is not None and name in _PRIVATE_OVERRIDES:
             return _PRIVATE_OVERRIDES[name]
         value = getattr(self, name)
-        if name in _AUTO and isinstance(value, str) and value == "auto":
+        if name in _AUTO and P.is_auto(value):
             return _AUTO[name][self.epsilon is not None]
         return value
 

@@ -39,7 +39,12 @@ class Constraint:
         return Constraint(lambda v: v is None or self.test(v), f"{self.text} or None")
 
     def or_auto(self) -> Constraint:
-        return Constraint(lambda v: (isinstance(v, str) and v == "auto") or self.test(v), f"{self.text} or 'auto'")
+        return Constraint(lambda v: is_auto(v) or self.test(v), f"{self.text} or 'auto'")
+
+
+def is_auto(value: Any) -> bool:
+    """Whether a parameter value is the ``"auto"`` default (resolved where the value is used)."""
+    return isinstance(value, str) and value == "auto"
 
 
 def integer(minimum: int = 1) -> Constraint:
