@@ -33,6 +33,9 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
 - ``modes``: ``condition_on_modes=True``, training-by-sampling on numeric modes too (CTAB-GAN);
   ``single-row-critic-modes``: both; ``packed-critic``: ``pac=10, discriminator_dropout=0.5``
   (the defaults before the single-row critic became the default, for the other arm afterwards);
+- ``epochs-N``: at most N epochs (``epochs=N``) within the same budget, for how fidelity and
+  membership inference move with the number of passes over a small table;
+- ``critic-dropout-X``: ``discriminator_dropout=X`` on the default single-row critic;
 - ``gaussian-copula``: ``benchmarks.baselines.GaussianCopula``, no training (a reference fitted on
   the same rows).
 
@@ -75,10 +78,32 @@ VARIANTS = {
 }
 
 
+# variants with a number in their name: prefix -> parameter
+NUMBERED = {"epochs-": ("epochs", int), "critic-dropout-": ("discriminator_dropout", float)}
+
+
+def variant_params(variant: str, target: str) -> dict:
+    """The SynthGAN parameters that ``variant`` changes from the defaults."""
+    for prefix, (name, kind) in NUMBERED.items():
+        if variant.startswith(prefix):
+            return {name: kind(variant[len(prefix):])}
+    return VARIANTS[variant](target)
+
+
+def _variant(text: str) -> str:
+    try:
+        variant_params(text, "")
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown variant {text!r}: one of {', '.join(VARIANTS)}, "
+                                         f"or {', '.join(p + 'N' for p in NUMBERED)}") from None
+    return text
+
+
 def fit(variant: str, train, budget: float, seed: int, target: str):
     if variant == "gaussian-copula":
         return GaussianCopula(random_state=seed).fit(train)
-    params = dict(epochs=100_000, max_time=budget, random_state=seed, verbose=False, **VARIANTS[variant](target))
+    params = {"epochs": 100_000, "max_time": budget, "random_state": seed, "verbose": False,
+              **variant_params(variant, target)}
     return SynthGAN(**params).fit(train)
 
 
@@ -114,7 +139,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["adult"])
     parser.add_argument("--budget", type=float, default=120.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["baseline", "val-es"])
+    parser.add_argument("--variants", nargs="+", type=_variant, default=["baseline", "val-es"])
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_es"))
     parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
