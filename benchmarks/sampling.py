@@ -13,7 +13,10 @@ timed stage by stage, each in 20,000-row chunks as ``synthgan sample`` makes the
   (``model.generate``), as one tensor;
 - ``decode``: the inverse transform of those tensors to typed columns;
 - ``rows``: ``iter_samples`` end to end (all of the above, plus identifier numbering);
-- ``parquet``: ``iter_samples`` written to a parquet file with ``synthgan.io.write_table``.
+- ``parquet``: ``iter_samples`` written to a parquet file with ``synthgan.io.write_table`` (each
+  chunk converted and written in a second thread while the next is generated);
+- ``parquet_inline``: the same with ``overlap=False`` (written in the generating thread, as
+  before 2026-12-03), for the gain of the overlap in the same run.
 
 Then ``synthgan sample MODEL --rows CLI_ROWS -o FILE.parquet`` runs as a user runs it (wall
 seconds and the peak RSS of that process), and ``synthgan fit DATA.parquet --epochs 1`` on the
@@ -106,13 +109,14 @@ def _stages(model, rows: int, rng: np.random.Generator) -> dict[str, float]:
             pass
 
     with tempfile.TemporaryDirectory() as tmp:
-        def parquet() -> None:
+        def parquet(overlap: bool = True) -> None:
             write_table(model.iter_samples(rows, CHUNK, random_state=int(rng.integers(2**31))),
-                        Path(tmp) / "rows.parquet", overwrite=True)
+                        Path(tmp) / "rows.parquet", overwrite=True, overlap=overlap)
 
         speeds = {}
         for name, stage in (("matmul", matmul), ("generate", generate), ("decode", decode),
-                            ("rows", end_to_end), ("parquet", parquet)):
+                            ("rows", end_to_end), ("parquet", parquet),
+                            ("parquet_inline", lambda: parquet(overlap=False))):
             speeds[f"{name}_rows_per_s"] = _timed(stage, rows)
     return speeds
 
@@ -151,7 +155,8 @@ def run(args: argparse.Namespace) -> None:
 
 def report(out: Path, command: str) -> None:
     rows = pd.read_csv(out / "sampling.csv")
-    stages = ["matmul", "generate", "decode", "rows", "parquet", "cli"]
+    stages = ["matmul", "generate", "decode", "rows", "parquet", "parquet_inline", "cli"]
+    stages = [stage for stage in stages if f"{stage}_rows_per_s" in rows]  # older runs lack parquet_inline
     runs = (out / "commands.txt").read_text().splitlines() if (out / "commands.txt").exists() else [command]
     lines = ["Runs (each adds rows; `commit` in the tables is the synthgan code measured):", "",
              *[f"- `{line}`" for line in runs], "", f"Machine: {machine_description()}", "",
@@ -162,8 +167,8 @@ def report(out: Path, command: str) -> None:
     for (sha, name), part in rows.groupby(["commit", "dataset"], sort=False):
         cells = []
         for stage in stages:
-            speed = part[f"{stage}_rows_per_s"]
-            cells.append(f"{speed.mean():,.0f} ± {speed.std():,.0f} ({1e6 / speed.mean():.2f})")
+            speed = part[f"{stage}_rows_per_s"].dropna()
+            cells.append(f"{speed.mean():,.0f} ± {speed.std():,.0f} ({1e6 / speed.mean():.2f})" if len(speed) else "")
         ratio = (part["matmul_rows_per_s"] / part["parquet_rows_per_s"]).mean()
         lines.append(f"| {sha} | {name} | {part['encoded_dim'].iloc[0]} | " + " | ".join(cells)
                      + f" | {ratio:.2f} | {part['cli_peak_rss_mb'].mean():,.0f} |")

@@ -15,8 +15,10 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from queue import Queue
 
 import pandas as pd
 import pyarrow as pa
@@ -244,37 +246,88 @@ def read_table(path: str | Path, encoding: str | None = None, delimiter: str | N
 
 # ---------------------------------------------------------------- writing
 def write_table(frames: Iterable[pd.DataFrame], path: str | Path, overwrite: bool = False,
-                fmt: str | None = None) -> int:
+                fmt: str | None = None, overlap: bool = True) -> int:
     """Write a stream of frames to one parquet / csv / csv.gz file atomically; returns rows written.
 
     Frames are written one at a time, so the whole table never has to be in memory. ``-`` writes
-    to standard output (``fmt`` names the format; there is nothing to make atomic there).
+    to standard output (``fmt`` names the format; there is nothing to make atomic there). With
+    ``overlap`` (the default) each frame is converted and written in a second thread while the
+    next one is produced (:func:`consume_behind`); ``overlap=False`` writes in the calling thread.
     """
     path = Path(path)
     fmt = resolve_format(path, fmt)
     if is_stdio(path):
-        return _write_frames(frames, pa.PythonFile(sys.stdout.buffer, mode="w"), fmt, "standard output")
+        return _write_frames(frames, pa.PythonFile(sys.stdout.buffer, mode="w"), fmt, "standard output", overlap)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        return _write_frames(frames, str(tmp), fmt, repr(str(path)))
+        return _write_frames(frames, str(tmp), fmt, repr(str(path)), overlap)
 
 
-def _write_frames(frames: Iterable[pd.DataFrame], target, fmt: str, name: str) -> int:
-    rows = 0
-    writer = None
+def _write_frames(frames: Iterable[pd.DataFrame], target, fmt: str, name: str, overlap: bool) -> int:
+    state: dict = {"writer": None, "rows": 0}
     sink = pa.CompressedOutputStream(target, "gzip") if fmt == "csv.gz" else target
+
+    def write(frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if state["writer"] is None:
+            state["writer"] = (pq.ParquetWriter(sink, table.schema) if fmt == "parquet"
+                               else pacsv.CSVWriter(sink, table.schema))
+        writer = state["writer"]
+        writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
+        state["rows"] += len(frame)
+
     try:
-        for frame in frames:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = (pq.ParquetWriter(sink, table.schema) if fmt == "parquet"
-                          else pacsv.CSVWriter(sink, table.schema))
-            writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
-            rows += len(frame)
+        if overlap:
+            consume_behind(frames, write)
+        else:
+            for frame in frames:
+                write(frame)
     finally:
-        if writer is not None:
-            writer.close()
+        if state["writer"] is not None:
+            state["writer"].close()
         if fmt == "csv.gz":
             sink.close()
-    if writer is None:
+    if state["writer"] is None:
         raise SynthGANError(f"nothing to write to {name}")
-    return rows
+    return state["rows"]
+
+
+_END = object()
+
+
+def consume_behind(items: Iterable, consume, depth: int = 2) -> None:
+    """Call ``consume`` on every item of ``items``, in order, in a second thread, while the calling
+    thread produces the next items (at most ``depth`` wait in between, which bounds memory).
+
+    This is what overlaps writing with generating: arrow's conversion and parquet's encoding and
+    compression release the GIL, as torch's kernels do. An exception on either side ends both: a
+    failure of ``consume`` stops the production and is raised here; a failure (or an interrupt)
+    while producing skips what is still queued and propagates once the thread has ended.
+    """
+    queue_: Queue = Queue(maxsize=depth)
+    failed: list[BaseException] = []
+    abandon = threading.Event()
+
+    def run() -> None:
+        while (item := queue_.get()) is not _END:
+            if failed or abandon.is_set():
+                continue  # keep taking items so that the producer never blocks on a full queue
+            try:
+                consume(item)
+            except BaseException as exc:  # noqa: BLE001  (handed to the calling thread)
+                failed.append(exc)
+
+    thread = threading.Thread(target=run, name="synthgan-writer", daemon=True)
+    thread.start()
+    try:
+        for item in items:
+            if failed:
+                break
+            queue_.put(item)
+    except BaseException:
+        abandon.set()
+        raise
+    finally:
+        queue_.put(_END)
+        thread.join()
+    if failed:
+        raise failed[0]
