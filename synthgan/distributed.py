@@ -209,8 +209,8 @@ class DistributedStrategy(Strategy):
     averaged steps keep them equal; :meth:`setup` checks it once.
     """
 
-    def __init__(self, ctx: Context, max_grad_norm: float | None = None):
-        super().__init__(max_grad_norm)
+    def __init__(self, ctx: Context, max_grad_norm: float | None = None, precision: str = "float32"):
+        super().__init__(max_grad_norm, precision)
         self.ctx = ctx
 
     def setup(self, model: TabularModel) -> None:

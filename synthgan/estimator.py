@@ -284,6 +284,11 @@ class SynthGAN(BaseEstimator):
         The fewest training rows a level of a protected column needs to be kept.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or any torch device string.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs each training step's forward passes (the gradient penalty's included)
+        under ``torch.autocast`` with bfloat16, for speed on GPUs with bfloat16 matrix units; the
+        weights, the optimizer state and sampling stay float32. Not with ``epsilon`` (opacus'
+        per-sample gradients are computed in float32).
     verbose : bool, default=True
         Progress bar on stderr while fitting.
     random_state : int, numpy Generator or None, default=None
@@ -349,6 +354,7 @@ class SynthGAN(BaseEstimator):
         "rare_threshold": P.integer(1),
         "constraints": P.Constraint(_are_constraints, "None or a list of synthgan.constraints objects (or their "
                                                       "JSON dicts)"),
+        "precision": P.one_of(("float32", "bfloat16")),
         "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
     }
@@ -369,7 +375,7 @@ class SynthGAN(BaseEstimator):
                  statistics_share: float = 0.2, public_bounds: dict | None = None,
                  public_categories: dict | None = None, constraints: list[Constraint] | None = None,
                  metadata: Metadata | dict | str | Path | None = None, privacy: str | None = None,
-                 rare_threshold: int = 5, device: str = "auto", verbose: bool = True,
+                 rare_threshold: int = 5, device: str = "auto", precision: str = "float32", verbose: bool = True,
                  random_state: int | np.random.Generator | None = None):
         self.model = model
         self.epochs = epochs
@@ -411,6 +417,7 @@ class SynthGAN(BaseEstimator):
         self.privacy = privacy
         self.rare_threshold = rare_threshold
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.random_state = random_state
 
@@ -439,6 +446,9 @@ class SynthGAN(BaseEstimator):
         if self.target is not None:
             raise SynthGANError("target cannot be used with epsilon: its predictor is trained on real rows outside "
                                 "DP-SGD, which the privacy guarantee does not cover; leave target=None")
+        if self.precision != "float32":
+            raise SynthGANError(f"precision={self.precision!r} cannot be used with epsilon: opacus computes the "
+                                "per-sample gradients that DP-SGD clips in float32; leave precision='float32'")
         if self.validation_size is not None:
             raise SynthGANError("validation_size cannot be used with epsilon: scoring held-back rows during "
                                 "training is not covered by the privacy guarantee; leave validation_size=None")
@@ -611,7 +621,8 @@ class SynthGAN(BaseEstimator):
         strategy that ran the updates."""
         transformer = generation.transformer
         batch_rows = self._batch_rows(len(train))
-        strategy: Strategy | None = D.DistributedStrategy(ctx) if ctx.distributed else None
+        strategy: Strategy = (D.DistributedStrategy(ctx, precision=self.precision) if ctx.distributed
+                              else Strategy(precision=self.precision))
         if budget is None:
             batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency)
                                    if model.conditional else None, device, streams.numpy("batches"))

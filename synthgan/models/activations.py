@@ -45,8 +45,10 @@ class SpanActivation:
     def __call__(self, raw: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
         """Activated output: tanh scalars, Gumbel-softmax one-hots at temperature ``tau``.
 
-        With ``generator=None`` no Gumbel noise is added (plain softmax).
+        With ``generator=None`` no Gumbel noise is added (plain softmax). Computed in float32
+        whatever ``raw``'s dtype (bfloat16 under autocast), as the losses that read it are.
         """
+        raw = raw.float()
         logits = raw
         if generator is not None:
             uniform = torch.rand(raw.shape, generator=generator, device=raw.device, dtype=raw.dtype)
@@ -78,5 +80,6 @@ class SpanActivation:
         condition : Tensor (batch, condition_dim)
             One-hot conditional vectors.
         """
+        raw = raw.float()
         target = raw.new_zeros(raw.shape).index_copy_(1, self.condition_index, condition)  # one-hot over columns
         return -(self.segment_log_softmax(raw) * target).sum(dim=1).mean()

@@ -9,6 +9,7 @@ in a subclass of this class, nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -24,10 +25,20 @@ class Strategy:
     ----------
     max_grad_norm : float or None, default=None
         Clip each phase's gradient to this total L2 norm before the step.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"``: each phase's loss (its forward passes, and the gradient penalty's
+        ``autograd.grad``) runs under ``torch.autocast`` with bfloat16 on the networks' device; the
+        backward pass, the weights and the optimizer state stay float32 (bfloat16 keeps float32's
+        exponent range, so no loss scaling is needed).
     """
 
-    def __init__(self, max_grad_norm: float | None = None):
+    PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+    def __init__(self, max_grad_norm: float | None = None, precision: str = "float32"):
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"precision must be one of {list(self.PRECISIONS)}, got {precision!r}")
         self.max_grad_norm = max_grad_norm
+        self.precision = precision
 
     def setup(self, model: TabularModel) -> None:
         """Take the model's networks and build its optimizers."""
@@ -40,6 +51,13 @@ class Strategy:
             if other != name:
                 for parameter in parameters:
                     parameter.requires_grad_(not frozen)
+
+    def autocast(self, name: str) -> contextlib.AbstractContextManager:
+        """The context ``name``'s loss is computed in: autocast at the strategy's precision."""
+        dtype = self.PRECISIONS[self.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self._parameters[name][0].device.type, dtype=dtype)
 
     def synchronize(self, name: str) -> None:
         """After ``name``'s backward, before callbacks see the gradients and the step: where a
@@ -71,9 +89,10 @@ class Strategy:
         optimizer = self.optimizers[phase.name]
         self._freeze_others(phase.name, True)
         try:
-            loss = phase.loss(batch)
-            if phase.public_loss is not None:
-                loss = loss + phase.public_loss(batch)
+            with self.autocast(phase.name):
+                loss = phase.loss(batch)
+                if phase.public_loss is not None:
+                    loss = loss + phase.public_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
         finally:
