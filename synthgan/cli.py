@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 from synthgan._version import __version__
 from synthgan.demo import demo_path
 from synthgan.errors import SynthGANError
-from synthgan.io import (atomic_path, check_output, is_stdio, read_table, resolve_format, table_format,
-                         write_table)
+from synthgan.io import (atomic_path, check_output, is_stdio, overlap_writing, read_table, resolve_format,
+                         table_format, write_table)
 from synthgan.models import model_class, model_names
 
 logger = logging.getLogger("synthgan")
@@ -276,7 +276,8 @@ def sample(model_path: Path, rows: int, output: Path, condition: tuple[str, ...]
     model = SynthGAN.load(model_path, device=device)
     conditions = model.parse_conditions(condition)
     chunks = model.iter_samples(rows, CHUNK_ROWS, conditions, random_state=seed)
-    written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force, fmt=fmt)
+    written = write_table(_progress(chunks, rows, quiet, "sample"), output, overwrite=force, fmt=fmt,
+                          overlap=overlap_writing(model.device_))
     if not quiet:
         click.echo(f"wrote {written:,} rows to {output}", err=True)
 
@@ -370,7 +371,8 @@ def augment(input_path: Path | None, demo: bool, rows: int, output: Path | None,
             yield chunk.assign(is_synthetic=True) if mark_synthetic else chunk
 
     total = rows + (0 if synthetic_only else len(real))
-    written = write_table(_progress(stream(), total, quiet, "write"), output, overwrite=force, fmt=fmt)
+    written = write_table(_progress(stream(), total, quiet, "write"), output, overwrite=force, fmt=fmt,
+                          overlap=overlap_writing(model.device_))
     if not quiet:
         click.echo(f"wrote {written:,} rows to {output}", err=True)
 

@@ -246,13 +246,16 @@ def read_table(path: str | Path, encoding: str | None = None, delimiter: str | N
 
 # ---------------------------------------------------------------- writing
 def write_table(frames: Iterable[pd.DataFrame], path: str | Path, overwrite: bool = False,
-                fmt: str | None = None, overlap: bool = True) -> int:
+                fmt: str | None = None, overlap: bool = False) -> int:
     """Write a stream of frames to one parquet / csv / csv.gz file atomically; returns rows written.
 
     Frames are written one at a time, so the whole table never has to be in memory. ``-`` writes
     to standard output (``fmt`` names the format; there is nothing to make atomic there). With
-    ``overlap`` (the default) each frame is converted and written in a second thread while the
-    next one is produced (:func:`consume_behind`); ``overlap=False`` writes in the calling thread.
+    ``overlap`` each frame is converted and written in a second thread while the next one is
+    produced (:func:`consume_behind`); by default frames are written in the calling thread.
+    Callers overlap when the frames come from a GPU (:func:`overlap_writing`): on the CPU the
+    writer thread competes with generation for the same cores (measured: no consistent gain on 2
+    cores, benchmarks/README.md).
     """
     path = Path(path)
     fmt = resolve_format(path, fmt)
@@ -292,6 +295,12 @@ def _write_frames(frames: Iterable[pd.DataFrame], target, fmt: str, name: str, o
 
 
 _END = object()
+
+
+def overlap_writing(device) -> bool:
+    """Whether rows generated on ``device`` (a torch device) are written in a second thread: yes
+    when generation runs on an accelerator and leaves the CPU free, no on the CPU."""
+    return getattr(device, "type", str(device)) != "cpu"
 
 
 def consume_behind(items: Iterable, consume, depth: int = 2) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from synthgan.errors import SynthGANError
-from synthgan.io import atomic_path, write_table
+from synthgan.io import atomic_path, overlap_writing, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _write_parts(model_path: str, out_dir: str, indices: Sequence[int], plan: Ma
             target.unlink()
         chunks = model.iter_samples(entry["rows"], chunk_rows, conditions, random_state=entry["seed"],
                                     id_offset=entry["first_row"])
-        write_table(chunks, target)
+        write_table(chunks, target, overlap=overlap_writing(model.device_))
         written.append(index)
         logger.info("wrote %s (%d rows)", target, entry["rows"])
     return written

@@ -114,3 +114,12 @@ def test_write_table_writes_in_the_writer_thread_unless_told_not_to(tmp_path, mo
     chunks = (pd.DataFrame({"a": [k, k + 1]}) for k in range(3))
     assert write_table(chunks, tmp_path / "out.parquet", overlap=overlap) == 6
     assert threads == ["synthgan-writer" if overlap else threading.main_thread().name] * 3
+
+
+def test_writing_overlaps_only_when_rows_come_from_an_accelerator():
+    import torch
+
+    from synthgan.io import overlap_writing
+
+    assert not overlap_writing(torch.device("cpu"))
+    assert overlap_writing(torch.device("cuda", 0)) and overlap_writing("cuda")
