@@ -138,7 +138,8 @@ def summarize(out: Path) -> str:
                              f"{r['epoch_s']:.3f} | {r['train_rows_per_s']:,.0f} | {ratio} |")
     quality = rows[rows["measure"] == "quality"]
     if len(quality):
-        lines += ["", "| batch | precision | epochs | sdmetrics quality | detection AUC | TSTR |", "|---|---|---|---|---|---|"]
+        lines += ["", "| batch | precision | epochs | sdmetrics quality | detection AUC | TSTR |",
+                  "|---|---|---|---|---|---|"]
         for _, r in quality.iterrows():
             lines.append(f"| {int(r['batch_size'])} | {r['precision']} | {int(r['epochs'])} | {r['quality']:.4f} | "
                          f"{r['detection_auc']:.3f} | {r['tstr']:.4f} |")

@@ -129,8 +129,8 @@ def _fit(frame: pd.DataFrame, model_name: str, epochs: int | None, max_time: flo
         click.echo(f"fitting {model_name} on {len(frame):,} rows x {frame.shape[1]} columns", err=True)
     return SynthGAN(model=model_name, epochs="auto" if epochs is None else epochs, max_time=max_time, device=device,
                     verbose=not quiet, random_state=seed, metadata=metadata, privacy=privacy_mode, target=target,
-                    callbacks=callbacks, precision=precision, **privacy).fit(frame, discrete_columns=list(discrete) or None,
-                                                        resume_from=resume_from)
+                    callbacks=callbacks, precision=precision, **privacy).fit(
+        frame, discrete_columns=list(discrete) or None, resume_from=resume_from)
 
 
 def _changed_params(model) -> str:
