@@ -47,9 +47,10 @@ import pandas as pd
 
 from benchmarks.fit_one import run_package
 from benchmarks.run import DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description
+from synthgan.training.strategy import Strategy
 
 logger = logging.getLogger("benchmarks.gpu")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = tuple(Strategy.PRECISIONS)
 DEFAULT_BATCH = 500
 COLUMNS = ("measure", "dataset", "system", "batch_size", "precision", "rows", "epochs", "epoch_s", "train_rows_per_s",
            "train_s", "quality", "detection_auc", "tstr_metric", "tstr", "trtr", "sample_chunk", "seconds",

@@ -19,6 +19,7 @@ from synthgan.errors import SynthGANError
 from synthgan.io import (atomic_path, check_output, is_stdio, overlap_writing, read_table, resolve_format,
                          table_format, write_table)
 from synthgan.models import model_class, model_names
+from synthgan.training.strategy import Strategy
 
 logger = logging.getLogger("synthgan")
 CHUNK_ROWS = 20_000
@@ -173,7 +174,7 @@ def _check_output(output: Path, force: bool, *inputs: Path | None, fmt: str | No
                    "there (so a rerun, or torchrun --max-restarts, continues an interrupted fit).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Epochs between checkpoints.")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+@click.option("--precision", type=click.Choice(list(Strategy.PRECISIONS)), default="float32", show_default=True,
               help="bfloat16: training steps under autocast (faster on GPUs with bfloat16 units).")
 def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs: int | None, max_time: float | None,
         discrete: tuple[str, ...], metadata_path: Path | None, privacy_mode: str | None, seed: int | None,

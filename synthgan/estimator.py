@@ -354,7 +354,7 @@ class SynthGAN(BaseEstimator):
         "rare_threshold": P.integer(1),
         "constraints": P.Constraint(_are_constraints, "None or a list of synthgan.constraints objects (or their "
                                                       "JSON dicts)"),
-        "precision": P.one_of(("float32", "bfloat16")),
+        "precision": P.one_of(Strategy.PRECISIONS),
         "verbose": P.Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "random_state": P.Constraint(_is_seed, "None, a non-negative int or a numpy Generator"),
     }
