@@ -46,7 +46,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.fit_one import run_package
-from benchmarks.run import DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description
+from benchmarks.run import (DATASETS_DIR, TARGETS, ResultRows, headline, load_split, machine_description,
+                            read_dataset)
 from synthgan.training.strategy import Strategy
 
 logger = logging.getLogger("benchmarks.gpu")
@@ -176,8 +177,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     results = ResultRows(args.out / "gpu.csv")
     for name in args.datasets:
-        frame = pd.read_parquet(args.datasets_dir / f"{name}.parquet")
-        frame = frame.drop(columns=[c for c in frame.columns if frame[c].nunique(dropna=False) <= 1])
+        frame, _ = read_dataset(name, args.datasets_dir)
         if args.max_rows:
             frame = frame.iloc[:args.max_rows]
         epoch_times(frame, name, args, results)

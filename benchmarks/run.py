@@ -101,10 +101,15 @@ def earlier_command(summary: Path, command: str) -> str:
                 command)
 
 
-def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def read_dataset(name: str, datasets: Path) -> tuple[pd.DataFrame, list]:
+    """A dataset without its constant columns (synthgan refuses them), and their names."""
     frame = pd.read_parquet(datasets / f"{name}.parquet")
     constant = [c for c in frame.columns if frame[c].nunique(dropna=False) <= 1]
-    frame = frame.drop(columns=constant)
+    return frame.drop(columns=constant), constant
+
+
+def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    frame, constant = read_dataset(name, datasets)
     order = np.random.default_rng(seed).permutation(len(frame))
     cut = int(0.8 * len(frame))
     train, holdout = frame.iloc[order[:cut]], frame.iloc[order[cut:]]
