@@ -306,6 +306,26 @@ def test_calibration_maps_a_wrong_marginal_onto_the_training_one_and_keeps_the_o
     assert stats.spearmanr(fresh, out).statistic > 0.999  # monotone: the order within the column stays
 
 
+def test_one_search_quantile_map_is_the_grid_probability_then_target_interpolation():
+    """quantile_map (what calibrate uses for equal-length grids) is Q_target(F_source(x)) as
+    grid_probability and np.interp define it, spikes included, and draws from rng as they do."""
+    from synthgan.transform.modes import grid_probability, quantile_map
+
+    rng = np.random.default_rng(3)
+    raw = np.concatenate([rng.normal(size=3000), np.zeros(1500), np.full(500, 2.5)])  # two spikes
+    for points in (2, 7, 200):
+        source = np.quantile(raw, np.linspace(0, 1, points))
+        target = np.sort(rng.gamma(2.0, size=points))
+        values = np.concatenate([rng.choice(raw, 4000), source, [source[0] - 1.0, source[-1] + 1.0]])
+        reference_rng, mapped_rng = np.random.default_rng(points), np.random.default_rng(points)
+        reference = np.interp(grid_probability(source, values, reference_rng), np.linspace(0, 1, points), target)
+        mapped = quantile_map(source, target, values, mapped_rng)
+        np.testing.assert_allclose(mapped, reference, rtol=0, atol=1e-12)
+        assert mapped_rng.random() == reference_rng.random()  # the same draws were consumed
+    spread = quantile_map(source, target, np.zeros(4000), np.random.default_rng(0))
+    assert len(np.unique(spread)) > 1000  # the spike at 0 is spread over its stretch of the target
+
+
 def test_marginal_calibration_of_a_fitted_model(tmp_path):
     """One epoch leaves the generator's marginals far off; calibrated, they match the training
     table while the columns keep their order (a monotone map per column)."""

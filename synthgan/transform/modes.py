@@ -83,8 +83,10 @@ class ModeState:
         generated grid."""
         if self.generated is None or self.target is None:
             return values
-        probability = grid_probability(np.asarray(self.generated), values, rng)
-        target = np.asarray(self.target)
+        generated, target = np.asarray(self.generated), np.asarray(self.target)
+        if len(generated) == len(target):
+            return quantile_map(generated, target, values, rng)
+        probability = grid_probability(generated, values, rng)
         return np.interp(probability, np.linspace(0, 1, len(target)), target)
 
     def to_json(self) -> dict:
@@ -126,6 +128,31 @@ def grid_probability(grid: np.ndarray, values: np.ndarray, rng: np.random.Genera
     run = last - first >= 2
     start, stop = levels[np.minimum(first, len(grid) - 1)], levels[np.maximum(last - 1, 0)]
     return np.where(run, start + rng.random(len(values)) * (stop - start), probability)
+
+
+def quantile_map(source: np.ndarray, target: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``Q_target(F_source(values))`` for two grids of equal length, in one binary search.
+
+    The same map as :func:`grid_probability` followed by linear interpolation of ``target`` at
+    those probabilities (both grids sit at the same evenly spaced probabilities, so the map is
+    piecewise linear with knots ``source[i] -> target[i]``), but it searches ``source`` once
+    instead of three times (two searches for the probability, one inside ``np.interp``). A value
+    equal to a run of two or more ``source`` points (a spike) is spread uniformly over the run's
+    stretch of ``target``; the draw consumes ``rng`` as :func:`grid_probability` does.
+    """
+    n = len(source)
+    last_of_run = np.append(source[1:] != source[:-1], True)
+    run_end = np.flatnonzero(last_of_run)[np.concatenate([[0], np.cumsum(last_of_run[:-1])])]
+    first = np.searchsorted(source, values, side="left")  # the first grid point at or above each value
+    cell = np.clip(first - 1, 0, n - 2)  # the cell [source[cell], source[cell + 1]] around a value
+    low, width = source[cell], source[cell + 1] - source[cell]
+    position = cell + np.clip((values - low) / np.where(width > 0, width, 1.0), 0.0, 1.0)
+    point = np.minimum(first, n - 1)
+    end = run_end[point]
+    spike = (end > point) & (source[point] == values)
+    position = np.where(spike, point + rng.random(len(values)) * (end - point), position)
+    index = np.minimum(position.astype(np.intp), n - 2)
+    return target[index] + (position - index) * (target[index + 1] - target[index])
 
 
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
