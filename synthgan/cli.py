@@ -224,9 +224,7 @@ def fit(input_path: Path, output: Path, fmt: str | None, model_name: str, epochs
 
 def _privacy_line(privacy: dict) -> str:
     return (f"differential privacy: epsilon {privacy['epsilon']:.3f} spent of {privacy['target_epsilon']:g} "
-            f"(statistics {privacy['epsilon_statistics']:.3f}, "
-            + (f"warm start {privacy['epsilon_warm_start']:.3f}, " if privacy.get("epsilon_warm_start") else "")
-            + f"training {privacy['epsilon_training']:.3f}), "
+            f"(statistics {privacy['epsilon_statistics']:.3f}, training {privacy['epsilon_training']:.3f}), "
             f"delta {privacy['delta']:.3g}; {privacy['steps']} critic steps, noise multiplier "
             f"{privacy['noise_multiplier']:.3f}, sampling rate {privacy['sample_rate']:.4g}, per-row clip "
             f"{privacy['max_grad_norm']:g}")

@@ -27,7 +27,6 @@ from synthgan import distributed as D
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.metadata import Metadata, as_metadata, with_text_dates
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
-from synthgan.privacy import warm_start
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
@@ -54,8 +53,7 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_cate
                   "weight_average")
 # parameters added after model files or checkpoints were first written, with the value every run from
 # before them had (which may differ from today's default): a file or checkpoint without the key ran so
-_INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
-               "warm_start_share": 0.0}
+_INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters whose default is "auto": (value without privacy, value with epsilon). Under DP-SGD the
@@ -264,13 +262,6 @@ class SynthGAN(BaseEstimator):
     statistics_share : float, default=0.2
         Share of ``epsilon`` spent on the transformer's statistics (ranges, histograms, levels);
         the rest goes to DP-SGD.
-    warm_start_share : float, default=0.0
-        With ``epsilon``: share of ``epsilon`` spent on a private correlation matrix of the columns
-        (the Gaussian mechanism; :mod:`synthgan.privacy.warm_start`). The GAN is first trained
-        for ``epochs`` epochs, without DP-SGD, on as many rows drawn from the private Gaussian
-        copula it defines (post-processing: no further budget), then with DP-SGD on the real rows
-        from there. 0 (the default) skips it. ``statistics_share + warm_start_share`` must be
-        below 1.
     public_bounds : dict or None, default=None
         ``{column: (low, high)}`` for number or date columns whose range is public knowledge (not
         estimated privately, so no budget is spent on it; values outside are clipped).
@@ -321,8 +312,7 @@ class SynthGAN(BaseEstimator):
         Wall-clock seconds of the transformer fit (``transformer_fit_s``) and of training (``training_s``).
     privacy_ : dict or None
         With ``epsilon``: ``epsilon`` (spent in all), ``delta``, ``target_epsilon``, the split
-        (``epsilon_statistics``, ``epsilon_warm_start``, ``epsilon_training`` and their deltas;
-        with a warm start also ``warm_start_noise_multiplier`` and ``warm_start_epochs``),
+        (``epsilon_statistics``, ``epsilon_training``, ``delta_statistics``, ``delta_training``),
         ``noise_multiplier``, ``max_grad_norm``, ``steps``, ``sample_rate``, ``accountant`` and
         ``unit``. None without privacy.
 
@@ -355,7 +345,6 @@ class SynthGAN(BaseEstimator):
         "max_grad_norm": P.positive(),
         "noise_multiplier": P.positive().or_none(),
         "statistics_share": P.fraction(),
-        "warm_start_share": P.fraction(allow_zero=True),
         "public_bounds": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "public_categories": P.Constraint(lambda v: v is None or isinstance(v, Mapping), "None or a dict"),
         "callbacks": P.Constraint(_are_callbacks, "None or a list of synthgan.training.Callback objects"),
@@ -383,7 +372,7 @@ class SynthGAN(BaseEstimator):
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, noise_multiplier: float | None = None,
-                 statistics_share: float = 0.2, warm_start_share: float = 0.0, public_bounds: dict | None = None,
+                 statistics_share: float = 0.2, public_bounds: dict | None = None,
                  public_categories: dict | None = None, constraints: list[Constraint] | None = None,
                  metadata: Metadata | dict | str | Path | None = None, privacy: str | None = None,
                  rare_threshold: int = 5, device: str = "auto", precision: str = "float32", verbose: bool = True,
@@ -421,7 +410,6 @@ class SynthGAN(BaseEstimator):
         self.max_grad_norm = max_grad_norm
         self.noise_multiplier = noise_multiplier
         self.statistics_share = statistics_share
-        self.warm_start_share = warm_start_share
         self.public_bounds = public_bounds
         self.public_categories = public_categories
         self.constraints = constraints
@@ -446,7 +434,7 @@ class SynthGAN(BaseEstimator):
             raise SynthGANError(f"batch_size ({self.batch_size}) must be at least pac ({self.pac})")
         if self.epsilon is None:
             given = [k for k in ("delta", "noise_multiplier", "public_bounds", "public_categories")
-                     if getattr(self, k) is not None] + (["warm_start_share"] if self.warm_start_share else [])
+                     if getattr(self, k) is not None]
             if given:
                 raise SynthGANError(f"{', '.join(given)} only apply to private training; set epsilon too "
                                     "(e.g. epsilon=1.0) or leave them out")
@@ -464,10 +452,6 @@ class SynthGAN(BaseEstimator):
         if self.validation_size is not None:
             raise SynthGANError("validation_size cannot be used with epsilon: scoring held-back rows during "
                                 "training is not covered by the privacy guarantee; leave validation_size=None")
-        if self.statistics_share + self.warm_start_share >= 1:
-            raise SynthGANError(f"statistics_share ({self.statistics_share}) and warm_start_share "
-                                f"({self.warm_start_share}) leave nothing of epsilon for DP-SGD; make their sum "
-                                "below 1 (e.g. 0.2 and 0.2)")
 
     def _effective(self, name: str) -> Any:
         """A parameter's value as training uses it (private training fixes pac and loss; ``"auto"``
@@ -654,9 +638,6 @@ class SynthGAN(BaseEstimator):
                                   generator=secret.torch("privacy", device))
             logger.info("private training: noise multiplier %.3f, sampling rate %.4g, up to %d critic steps",
                         strategy.noise_multiplier, rate, strategy.allowed)
-            self._warm_start_report = None
-            if budget.warm_start_share > 0:
-                self._warm_start(model, train, encoded, counts, transformer, budget, secret, device, batch_rows, ctx)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
         trainer = Trainer(model, batches, TrainingPlan(self._effective("epochs"), batch_rows),
@@ -669,29 +650,6 @@ class SynthGAN(BaseEstimator):
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
         return trainer.history.records, trainer.strategy
-
-    def _warm_start(self, model: TabularModel, train: pd.DataFrame, encoded: EncodedRows, counts: list,
-                    transformer: DataTransformer, budget: PrivacyBudget, secret: RandomStreams,
-                    device: torch.device, batch_rows: int, ctx: D.Context) -> None:
-        """Train ``model`` without DP-SGD on rows of a private Gaussian copula (the warm start's
-        release is the only read of the real rows; :mod:`synthgan.privacy.warm_start`)."""
-        rng = secret.numpy("warm_start")
-        sigma = warm_start.correlation_noise_multiplier(budget.warm_start_epsilon, budget.warm_start_delta)
-        rows = warm_start.warm_start_rows(train, encoded, transformer, sigma, len(encoded), rng, device)
-        # batches as DP-SGD draws them (each copula row with its own category; the generator's
-        # conditions from the released counts), so both phases train on one conditioning scheme
-        batches = PoissonBatchSampler(rows, transformer.category_codes(rows),
-                                      ConditionSampler(counts) if model.conditional else None,
-                                      batch_rows / len(rows), device, np.random.default_rng(rng.integers(2**63)))
-        callbacks: list[Callback] = [ProgressBar()] if self.verbose and ctx.is_main else []
-        epochs = int(self._effective("epochs"))
-        logger.info("warm start: %d epochs on %d rows of a private Gaussian copula (noise multiplier %.3f)",
-                    epochs, len(rows), sigma)
-        Trainer(model, batches, TrainingPlan(epochs, batch_rows), callbacks, strategy=Strategy()).fit()
-        self._warm_start_report = {
-            "epsilon_warm_start": warm_start.correlation_epsilon(sigma, budget.warm_start_delta),
-            "delta_warm_start": budget.warm_start_delta, "warm_start_noise_multiplier": sigma,
-            "warm_start_epochs": epochs}
 
     def _check_distributed(self) -> None:
         """Refuse what data-parallel training does not do yet, before any process does work."""
@@ -752,18 +710,16 @@ class SynthGAN(BaseEstimator):
         if self.epsilon is None:
             return None
         delta = self.delta if self.delta is not None else default_delta(len(train))
-        return PrivacyBudget(float(self.epsilon), float(delta), float(self.statistics_share),
-                             float(self.warm_start_share))
+        return PrivacyBudget(float(self.epsilon), float(delta), float(self.statistics_share))
 
     def _privacy_report(self, budget: PrivacyBudget, transformer: DataTransformer, strategy: Strategy) -> dict:
         release = transformer.release_
         training = strategy.report()  # type: ignore[attr-defined]
-        warm = self._warm_start_report or {"epsilon_warm_start": 0.0, "delta_warm_start": 0.0}
-        return {"epsilon": release.epsilon + warm["epsilon_warm_start"] + training["epsilon_training"],
-                "delta": release.delta + warm["delta_warm_start"] + training["delta_training"],
+        return {"epsilon": release.epsilon + training["epsilon_training"],
+                "delta": release.delta + training["delta_training"],
                 "target_epsilon": budget.epsilon, "target_delta": budget.delta,
                 "epsilon_statistics": release.epsilon, "delta_statistics": release.delta,
-                "statistics_queries": release.queries, **warm, **training, "unit": "row",
+                "statistics_queries": release.queries, **training, "unit": "row",
                 "pac": _PRIVATE_OVERRIDES["pac"], "loss": _PRIVATE_OVERRIDES["loss"]}
 
     def _entropy(self, checkpoint: dict | None) -> int:

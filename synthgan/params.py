@@ -57,9 +57,7 @@ def positive(allow_zero: bool = False) -> Constraint:
     return Constraint(lambda v: _is_real(v) and v > 0, "a positive number")
 
 
-def fraction(allow_zero: bool = False) -> Constraint:
-    if allow_zero:
-        return Constraint(lambda v: _is_real(v) and 0 <= v < 1, "a number from 0 up to (not including) 1")
+def fraction() -> Constraint:
     return Constraint(lambda v: _is_real(v) and 0 < v < 1, "a number strictly between 0 and 1")
 
 

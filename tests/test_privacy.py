@@ -219,8 +219,6 @@ def test_the_private_path_never_reads_the_exact_statistics(monkeypatch):
     frame = table().assign(customer_id=np.arange(5000, 7000))
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame)
     assert model.privacy_["epsilon"] <= 10.0
-    warm = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, warm_start_share=0.2, **SMALL), frame)  # its copula too
-    assert warm.privacy_["epsilon_warm_start"] > 0 and warm.privacy_["epsilon"] <= 10.0
     # the quantile encoding would read exact quantiles: a private fit uses the released mixtures
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, numeric_encoding="quantile", **SMALL), frame)
     assert all(getattr(state, "quantiles", None) is None for state in model.transformer_.states_)

@@ -2,9 +2,7 @@
 
 The unit of privacy is one training row (add/remove adjacency). The budget ``(epsilon, delta)`` is
 split by basic sequential composition: ``statistics_share`` of epsilon and half of delta pay for the
-transformer's statistics (:mod:`synthgan.privacy.statistics`), the rest for DP-SGD; with a warm
-start (:mod:`synthgan.privacy.warm_start`) ``warm_start_share`` of epsilon pays for its private
-correlation matrix, and delta is split in thirds. Only the critic
+transformer's statistics (:mod:`synthgan.privacy.statistics`), the rest for DP-SGD. Only the critic
 reads real rows during training; the generator learns from the critic's scores of generated rows,
 so its weights (and everything sampled from them) are post-processing of the critic's private
 updates and of the private statistics.
@@ -45,20 +43,11 @@ def default_delta(n_rows: int) -> float:
 
 @dataclass(frozen=True)
 class PrivacyBudget:
-    """A total ``(epsilon, delta)`` and its split between statistics, the warm start's correlation
-    (:mod:`synthgan.privacy.warm_start`; none when ``warm_start_share`` is 0) and training.
-
-    Delta is split evenly between the parts that spend any: halves without a warm start, thirds
-    with one."""
+    """A total ``(epsilon, delta)`` and its split between statistics and training."""
 
     epsilon: float
     delta: float
     statistics_share: float
-    warm_start_share: float = 0.0
-
-    @property
-    def _delta_part(self) -> float:
-        return self.delta / (3 if self.warm_start_share > 0 else 2)
 
     @property
     def statistics_epsilon(self) -> float:
@@ -66,23 +55,15 @@ class PrivacyBudget:
 
     @property
     def statistics_delta(self) -> float:
-        return self._delta_part
-
-    @property
-    def warm_start_epsilon(self) -> float:
-        return self.epsilon * self.warm_start_share
-
-    @property
-    def warm_start_delta(self) -> float:
-        return self._delta_part if self.warm_start_share > 0 else 0.0
+        return self.delta / 2
 
     @property
     def training_epsilon(self) -> float:
-        return self.epsilon - self.statistics_epsilon - self.warm_start_epsilon
+        return self.epsilon - self.statistics_epsilon
 
     @property
     def training_delta(self) -> float:
-        return self._delta_part
+        return self.delta / 2
 
 
 def training_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:

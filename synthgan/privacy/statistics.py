@@ -70,7 +70,6 @@ class Release:
     states: dict[str, ModeState | CategoryState] = field(default_factory=dict)
     slot_counts: dict[str, np.ndarray] = field(default_factory=dict)  # category slots
     missing_counts: dict[str, np.ndarray] = field(default_factory=dict)  # (present, missing) of numbers
-    histograms: dict[str, tuple] = field(default_factory=dict)  # numbers: (bin lows, bin highs, noisy counts)
     epsilon: float = 0.0
     delta: float = 0.0
     queries: int = 0
@@ -178,7 +177,7 @@ def _assign(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarr
 
 def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float] | None,
                 sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int
-                ) -> tuple[ColumnSpec, ModeState, np.ndarray, tuple]:
+                ) -> tuple[ColumnSpec, ModeState, np.ndarray]:
     values = continuous_values(series, spec.kind)
     null = np.isnan(values)
     present = values[~null]
@@ -198,7 +197,7 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     state = fit_modes([points], max_modes, max_rows, rng)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()))
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
-    return spec, state, np.array([max(float(weights.sum()), 1.0), missing]), (lows, highs, weights)
+    return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
 
 
 def _fit_levels(series: pd.Series, spec: ColumnSpec, declared: Sequence | None, sigma: float,
@@ -332,10 +331,9 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
             spec = _fit_generated(series, spec, sigma, rng) if cost else spec
         elif what == "number":
             bounds = _bounds_in_model_units(public_bounds[spec.name], spec) if spec.name in public_bounds else None
-            spec, state, missing, histogram = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows)
+            spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows)
             release.states[spec.name] = state
             release.missing_counts[spec.name] = missing
-            release.histograms[spec.name] = histogram
         else:
             declared = public_categories.get(spec.name)
             if declared is None and spec.categories is not None:
