@@ -316,11 +316,11 @@ def test_one_search_quantile_map_is_the_grid_probability_then_target_interpolati
     for points in (2, 7, 200):
         source = np.quantile(raw, np.linspace(0, 1, points))
         target = np.sort(rng.gamma(2.0, size=points))
-        values = np.concatenate([rng.choice(raw, 4000), source, [source[0] - 1.0, source[-1] + 1.0]])
+        values = np.concatenate([rng.choice(raw, 4000), source, [source[0] - 1.0, source[-1] + 1.0, np.nan]])
         reference_rng, mapped_rng = np.random.default_rng(points), np.random.default_rng(points)
         reference = np.interp(grid_probability(source, values, reference_rng), np.linspace(0, 1, points), target)
         mapped = quantile_map(source, target, values, mapped_rng)
-        np.testing.assert_allclose(mapped, reference, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(mapped, reference, rtol=0, atol=1e-12)  # NaN where the reference has NaN
         assert mapped_rng.random() == reference_rng.random()  # the same draws were consumed
     spread = quantile_map(source, target, np.zeros(4000), np.random.default_rng(0))
     assert len(np.unique(spread)) > 1000  # the spike at 0 is spread over its stretch of the target

@@ -151,7 +151,7 @@ def quantile_map(source: np.ndarray, target: np.ndarray, values: np.ndarray, rng
     end = run_end[point]
     spike = (end > point) & (source[point] == values)
     position = np.where(spike, point + rng.random(len(values)) * (end - point), position)
-    index = np.minimum(position.astype(np.intp), n - 2)
+    index = np.minimum(np.nan_to_num(position).astype(np.intp), n - 2)  # a NaN value stays NaN
     return target[index] + (position - index) * (target[index + 1] - target[index])
 
 
