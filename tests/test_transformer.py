@@ -306,9 +306,30 @@ def test_calibration_maps_a_wrong_marginal_onto_the_training_one_and_keeps_the_o
     assert stats.spearmanr(fresh, out).statistic > 0.999  # monotone: the order within the column stays
 
 
-def test_one_search_quantile_map_is_the_grid_probability_then_target_interpolation():
-    """quantile_map (what calibrate uses for equal-length grids) is Q_target(F_source(x)) as
-    grid_probability and np.interp define it, spikes included, and draws from rng as they do."""
+def _quantile_map_by_definition(source, target, values, draws):
+    """Q_target(F_source(v)) value by value, from the definition (the test's oracle)."""
+    out = []
+    for v, u in zip(values, draws):
+        if np.isnan(v):
+            out.append(np.nan)
+            continue
+        equal = np.flatnonzero(source == v)
+        if len(equal) >= 2:  # a spike: spread over its run of grid points
+            position = equal[0] + u * (equal[-1] - equal[0])
+        elif len(equal) == 1:
+            position = float(equal[0])
+        elif v < source[0] or v > source[-1]:
+            position = 0.0 if v < source[0] else len(source) - 1.0
+        else:
+            i = np.flatnonzero(source < v)[-1]
+            position = i + (v - source[i]) / (source[i + 1] - source[i])
+        k = min(int(position), len(source) - 2)
+        out.append(target[k] + (position - k) * (target[k + 1] - target[k]))
+    return np.array(out)
+
+
+def test_one_search_quantile_map_matches_its_definition_spikes_and_nan_included():
+    """quantile_map (calibration and the normal-score transform) against a value-by-value oracle."""
     from synthgan.transform.modes import grid_probability, quantile_map
 
     rng = np.random.default_rng(3)
@@ -316,12 +337,18 @@ def test_one_search_quantile_map_is_the_grid_probability_then_target_interpolati
     for points in (2, 7, 200):
         source = np.quantile(raw, np.linspace(0, 1, points))
         target = np.sort(rng.gamma(2.0, size=points))
-        values = np.concatenate([rng.choice(raw, 4000), source, [source[0] - 1.0, source[-1] + 1.0, np.nan]])
-        reference_rng, mapped_rng = np.random.default_rng(points), np.random.default_rng(points)
-        reference = np.interp(grid_probability(source, values, reference_rng), np.linspace(0, 1, points), target)
+        values = np.concatenate([rng.choice(raw, 2000), source, [source[0] - 1.0, source[-1] + 1.0, np.nan]])
+        mapped_rng = np.random.default_rng(points)
         mapped = quantile_map(source, target, values, mapped_rng)
-        np.testing.assert_allclose(mapped, reference, rtol=0, atol=1e-12)  # NaN where the reference has NaN
-        assert mapped_rng.random() == reference_rng.random()  # the same draws were consumed
+        draws_rng = np.random.default_rng(points)
+        expected = _quantile_map_by_definition(source, target, values, draws_rng.random(len(values)))
+        np.testing.assert_allclose(mapped, expected, rtol=0, atol=1e-12)  # NaN where the oracle has NaN
+        assert mapped_rng.random() == draws_rng.random()  # one draw per value was consumed
+        levels = np.linspace(0, 1, points)  # grid_probability is the map onto the probability levels
+        np.testing.assert_allclose(grid_probability(source, values, np.random.default_rng(points)),
+                                   _quantile_map_by_definition(source, levels, values,
+                                                               np.random.default_rng(points).random(len(values))),
+                                   rtol=0, atol=1e-12)
     spread = quantile_map(source, target, np.zeros(4000), np.random.default_rng(0))
     assert len(np.unique(spread)) > 1000  # the spike at 0 is spread over its stretch of the target
 

@@ -116,29 +116,21 @@ def grid_probability(grid: np.ndarray, values: np.ndarray, rng: np.random.Genera
 
     A value strictly inside a grid cell gets its interpolated probability; a value equal to a run
     of two or more grid points (a spike) gets a probability drawn uniformly over that run, the only
-    part of the distribution the inverse maps back to it.
+    part of the distribution the inverse maps back to it. This is :func:`quantile_map` onto the
+    grid's own evenly spaced probability levels.
     """
-    levels = np.linspace(0, 1, len(grid))
-    first = np.searchsorted(grid, values, side="left")  # grid points below each value
-    last = np.searchsorted(grid, values, side="right")  # grid points at or below it
-    cell = np.clip(first - 1, 0, len(grid) - 2)  # the cell [grid[cell], grid[cell + 1]] around a value
-    low, high = grid[cell], grid[cell + 1]
-    fraction = np.clip((values - low) / np.where(high > low, high - low, 1.0), 0.0, 1.0)
-    probability = levels[cell] + fraction * (levels[cell + 1] - levels[cell])  # 0 below, 1 above the grid
-    run = last - first >= 2
-    start, stop = levels[np.minimum(first, len(grid) - 1)], levels[np.maximum(last - 1, 0)]
-    return np.where(run, start + rng.random(len(values)) * (stop - start), probability)
+    return quantile_map(grid, np.linspace(0, 1, len(grid)), values, rng)
 
 
 def quantile_map(source: np.ndarray, target: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``Q_target(F_source(values))`` for two grids of equal length, in one binary search.
 
-    The same map as :func:`grid_probability` followed by linear interpolation of ``target`` at
-    those probabilities (both grids sit at the same evenly spaced probabilities, so the map is
-    piecewise linear with knots ``source[i] -> target[i]``), but it searches ``source`` once
-    instead of three times (two searches for the probability, one inside ``np.interp``). A value
-    equal to a run of two or more ``source`` points (a spike) is spread uniformly over the run's
-    stretch of ``target``; the draw consumes ``rng`` as :func:`grid_probability` does.
+    Both grids sit at the same evenly spaced probabilities, so the map is piecewise linear with
+    knots ``source[i] -> target[i]``: the same as :func:`grid_probability` followed by linear
+    interpolation of ``target`` at those probabilities, without searching twice. A value equal to
+    a run of two or more ``source`` points (a spike) is spread uniformly over the run's stretch of
+    ``target`` (one uniform draw per value, whether or not it is in a spike); values below or
+    above ``source`` map to ``target``'s ends, and NaN stays NaN.
     """
     n = len(source)
     last_of_run = np.append(source[1:] != source[:-1], True)
