@@ -397,3 +397,84 @@ def test_a_checkpoint_without_a_later_parameter_resumes_as_its_default_and_a_cha
     now = {**current, "params": {"discriminator_dropout": 0.0, "pac": 10}}
     with pytest.raises(SynthGANError, match=r"discriminator_dropout=0.5 \(now 0.0\)"):
         SynthGAN._check_run(older, now)
+
+
+# ---------------------------------------------------------------- learning-rate schedule
+class _LearningRates(Callback):
+    """Records every optimizer's learning rate at the end of every step."""
+
+    order = 50  # after the schedule has set the next step's rates
+
+    def __init__(self):
+        self.seen: list[dict] = []
+
+    def on_step_end(self, state):
+        self.seen.append({name: opt.param_groups[0]["lr"] for name, opt in state.trainer.strategy.optimizers.items()})
+
+
+def test_the_schedule_shapes_run_from_one_to_the_final_factor():
+    from synthgan.training import LearningRateSchedule
+
+    cosine, linear = LearningRateSchedule("cosine", final=0.2), LearningRateSchedule("linear", final=0.2)
+    assert [cosine.factor(p) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1.0, 0.6, 0.2, 0.2])
+    assert [linear.factor(p) for p in (0.0, 0.25, 1.0)] == pytest.approx([1.0, 0.8, 0.2])
+    assert cosine.factor(0.25) > linear.factor(0.25)  # cosine stays high longer
+    with pytest.raises(ValueError, match="shape"):
+        LearningRateSchedule("step")
+    with pytest.raises(ValueError, match="final"):
+        LearningRateSchedule(final=1.5)
+
+
+def test_the_schedule_lowers_every_learning_rate_by_steps_to_the_final_factor():
+    from synthgan.training import LearningRateSchedule
+
+    rates = _LearningRates()
+    SynthGAN(epochs=3, generator_lr=1e-3, discriminator_lr=5e-4,
+             callbacks=[LearningRateSchedule("linear", final=0.1), rates], **FAST).fit(make_mixed())
+    steps = 3 * (240 // 60)
+    assert len(rates.seen) == steps
+    for k, seen in enumerate(rates.seen, start=1):  # after step k, the rate for step k + 1
+        factor = 1 - 0.9 * k / steps
+        assert seen["generator"] == pytest.approx(1e-3 * factor) and seen["critic"] == pytest.approx(5e-4 * factor)
+
+
+def test_with_a_time_budget_the_schedule_follows_the_time_spent():
+    from synthgan.training import LearningRateSchedule
+
+    rates = _LearningRates()
+    # a budget far shorter than one epoch: after the first epoch's end the time is spent, so the
+    # rest of the (step-wise barely started) run trains at the final rate
+    SynthGAN(epochs=50, callbacks=[LearningRateSchedule("cosine", final=0.25, seconds=1e-6), rates,
+                                   StopAt(3)], **FAST).fit(make_mixed())
+    per_epoch = 240 // 60
+    first, later = rates.seen[:per_epoch], rates.seen[per_epoch:]
+    assert all(r["generator"] > 0.9 * 2e-4 for r in first)  # by steps: 4 of 200 steps done
+    assert later and all(r["generator"] == pytest.approx(0.25 * 2e-4) for r in later)
+
+
+def test_a_resumed_scheduled_run_continues_bit_identically(mixed_frame, tmp_path):
+    from synthgan.training import LearningRateSchedule
+
+    full = SynthGAN(epochs=4, callbacks=[LearningRateSchedule()], **FAST).fit(mixed_frame)
+    SynthGAN(epochs=4, callbacks=[LearningRateSchedule(), Checkpoint(tmp_path, every=1), StopAt(2)],
+             **FAST).fit(mixed_frame)
+    state = read_checkpoint(tmp_path)
+    assert state["epoch"] == 2
+    assert state["optimizers"]["generator"]["param_groups"][0]["lr"] < 2e-4  # the checkpoint holds a lowered rate
+    resumed = SynthGAN(epochs=4, callbacks=[LearningRateSchedule()], **FAST).fit(mixed_frame, resume_from=tmp_path)
+    assert _equal_weights(full, resumed)
+    plain = SynthGAN(epochs=4, **FAST).fit(mixed_frame)
+    assert not _equal_weights(full, plain)  # the schedule changed the training
+
+
+def test_a_resumed_run_continues_the_time_it_had_trained(mixed_frame, tmp_path):
+    from synthgan.training import LearningRateSchedule
+
+    def schedule():
+        return LearningRateSchedule("linear", final=0.5, seconds=1e-6)
+
+    SynthGAN(epochs=50, callbacks=[schedule(), Checkpoint(tmp_path), StopAt(1)], **FAST).fit(mixed_frame)
+    rates = _LearningRates()
+    SynthGAN(epochs=50, callbacks=[schedule(), rates, StopAt(2)], **FAST).fit(mixed_frame, resume_from=tmp_path)
+    # the budget was spent in the first part, so the resumed epoch trains at the final rate from its first step
+    assert rates.seen and all(r["critic"] == pytest.approx(0.5 * 2e-4) for r in rates.seen)

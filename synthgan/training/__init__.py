@@ -7,12 +7,13 @@
 """
 
 from synthgan.training.batches import BatchSampler
-from synthgan.training.callbacks import Callback, EarlyStopping, History, ProgressBar, TimeBudget, WeightAverage
+from synthgan.training.callbacks import (Callback, EarlyStopping, History, LearningRateSchedule, ProgressBar,
+                                         TimeBudget, WeightAverage)
 from synthgan.training.checkpoint import Checkpoint, list_checkpoints, read_checkpoint
 from synthgan.training.loop import Trainer, TrainingPlan, TrainState
 from synthgan.training.strategy import Strategy
 from synthgan.training.validation import ValidationScore
 
-__all__ = ["BatchSampler", "Callback", "Checkpoint", "EarlyStopping", "History", "ProgressBar", "Strategy",
-           "TimeBudget", "TrainState", "Trainer", "TrainingPlan", "ValidationScore", "WeightAverage",
-           "list_checkpoints", "read_checkpoint"]
+__all__ = ["BatchSampler", "Callback", "Checkpoint", "EarlyStopping", "History", "LearningRateSchedule",
+           "ProgressBar", "Strategy", "TimeBudget", "TrainState", "Trainer", "TrainingPlan", "ValidationScore",
+           "WeightAverage", "list_checkpoints", "read_checkpoint"]

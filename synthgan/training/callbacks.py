@@ -116,6 +116,102 @@ class WeightAverage(Callback):
         self._steps = int(state["steps"])
 
 
+class LearningRateSchedule(Callback):
+    """Lower every optimizer's learning rate as training progresses, after every step.
+
+    Progress is the larger of the fraction of steps done (``epochs`` times the steps per epoch)
+    and, when the run has a time budget, the fraction of that budget spent: a fit that
+    ``max_time`` ends early still reaches its final learning rate at the end. The learning rate
+    at progress ``p`` is ``lr * factor(p)``, with ``lr`` each parameter group's rate at the start
+    of the fit and
+
+    - ``"cosine"``: ``final + (1 - final) * (1 + cos(pi * p)) / 2`` (Loshchilov & Hutter, 2017,
+      *SGDR*, without restarts);
+    - ``"linear"``: ``1 - (1 - final) * p``.
+
+    Parameters
+    ----------
+    shape : {"cosine", "linear"}, default="cosine"
+    final : float, default=0.1
+        The factor at the end of training, in [0, 1].
+    seconds : float or None, default=None
+        The time budget; None takes the run's :class:`TimeBudget` if it has one.
+    """
+
+    order = 1  # after user callbacks that log, before weight averaging (5) reads the stepped weights
+
+    SHAPES = ("cosine", "linear")
+
+    def __init__(self, shape: str = "cosine", final: float = 0.1, seconds: float | None = None):
+        if shape not in self.SHAPES:
+            raise ValueError(f"LearningRateSchedule shape must be one of {list(self.SHAPES)}, got {shape!r}")
+        if not 0.0 <= final <= 1.0:
+            raise ValueError(f"LearningRateSchedule final must be in [0, 1], got {final!r}")
+        self.shape = shape
+        self.final = final
+        self.seconds = seconds
+
+    def factor(self, progress: float) -> float:
+        """The learning-rate multiplier at ``progress`` (clipped to [0, 1])."""
+        p = min(max(progress, 0.0), 1.0)
+        if self.shape == "cosine":
+            return self.final + (1.0 - self.final) * 0.5 * (1.0 + math.cos(math.pi * p))
+        return 1.0 - (1.0 - self.final) * p
+
+    def _groups(self, state: TrainState) -> list[tuple[str, int, dict]]:
+        return [(name, k, group) for name, optimizer in state.trainer.strategy.optimizers.items()
+                for k, group in enumerate(optimizer.param_groups)]
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self._base = {f"{name}:{k}": float(group["lr"]) for name, k, group in self._groups(state)}
+        budget = self.seconds
+        if budget is None:
+            budget = next((c.seconds for c in state.trainer.callbacks if isinstance(c, TimeBudget)), None)
+        self._budget = budget
+        # time is read at epoch ends only, as every process agrees on it (the slowest's), and
+        # extrapolated within an epoch by the seconds per step so far: every process sets the
+        # same learning rate at the same step
+        self._start = time.perf_counter()
+        self._elapsed = 0.0  # seconds trained before this fit started (a resumed run's earlier part)
+        self._first_step: int | None = None
+        self._anchor: tuple[int, float, float] | None = None  # (step, seconds trained, seconds per step)
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        if self._first_step is None:
+            self._first_step = state.step
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if not self._budget:
+            return
+        spent = state.trainer.strategy.agree(time.perf_counter() - self._start, "max")
+        steps = state.step - (self._first_step or 0)
+        if steps > 0:
+            self._anchor = (state.step, self._elapsed + spent, spent / steps)
+
+    def progress(self, state: TrainState) -> float:
+        """How far training is, in [0, 1]."""
+        done = state.step / max(1, state.epochs * state.steps_per_epoch)
+        if self._budget and self._anchor is not None:
+            step, seconds, per_step = self._anchor
+            done = max(done, (seconds + (state.step - step) * per_step) / self._budget)
+        return min(done, 1.0)
+
+    def on_step_end(self, state: TrainState) -> None:
+        scale = self.factor(self.progress(state))
+        for name, k, group in self._groups(state):
+            group["lr"] = self._base[f"{name}:{k}"] * scale
+
+    # the starting rates need no saving: on resume they are read in on_fit_start from the new
+    # optimizers, before the checkpoint's (lowered) rates are loaded into them
+    def state_dict(self) -> dict:
+        return {"anchor": self._anchor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._anchor = tuple(state["anchor"]) if state["anchor"] is not None else None
+        if self._anchor is not None:  # the time this fit trains adds to what the earlier part trained
+            self._elapsed = self._anchor[1]
+
+
 class History(Callback):
     """One record per epoch: every key any callback or the loop puts in ``state.logs``.
 

@@ -32,6 +32,8 @@ class TrainState:
         The epoch training would end at if nothing stops it.
     step : int
         Training steps (one pass over the model's phases) done so far, over all epochs.
+    steps_per_epoch : int
+        Training steps in one epoch, the same in every process (0 before the fit starts).
     phase : str or None
         The phase whose gradients were just computed (in ``on_after_backward``).
     logs : dict
@@ -49,6 +51,7 @@ class TrainState:
     trainer: Trainer
     epoch: int = 0
     step: int = 0
+    steps_per_epoch: int = 0
     phase: str | None = None
     logs: dict = field(default_factory=dict)
     stop: bool = False
@@ -160,6 +163,7 @@ class Trainer:
         state, plan = self.state, self.plan
         phases = self.model.phases()
         steps = int(self.strategy.agree(max(1, len(self.batches) // plan.batch_size), "min"))  # equal in every process
+        state.steps_per_epoch = steps
         watchers = [c for c in self.callbacks if type(c).on_after_backward is not Callback.on_after_backward]
         stepped = [c for c in self.callbacks if type(c).on_step_end is not Callback.on_step_end]
 
