@@ -383,3 +383,23 @@ def test_marginal_calibration_of_a_fitted_model(tmp_path):
     calibrated.save(tmp_path / "c.synthgan")
     again = SynthGAN.load(tmp_path / "c.synthgan")
     pd.testing.assert_frame_equal(again.sample(500, random_state=2), calibrated.sample(500, random_state=2))
+
+
+def test_span_argmax_reads_every_one_hot_span_as_numpy_does_ties_included():
+    from synthgan.transform.transformer import span_argmax
+    from tests.conftest import make_mixed
+
+    transformer = DataTransformer().fit(make_mixed(), np.random.default_rng(0))
+    layout = transformer.layout_
+    rng = np.random.default_rng(1)
+    # few distinct values, so that many rows tie within a span
+    encoded = rng.integers(0, 3, size=(500, layout.dim)).astype(np.float32)
+    slots = span_argmax(layout, encoded[:, :])
+    assert sorted(slots) == [s.start for s in layout.onehot_spans]
+    assert len({s.width for s in layout.onehot_spans}) > 1  # spans of several widths are read together
+    for span in layout.onehot_spans:
+        np.testing.assert_array_equal(slots[span.start], encoded[:, span.start:span.stop].argmax(axis=1))
+    # a non-contiguous view (every other row) reads the same as its copy
+    view = encoded[::2]
+    for start, codes in span_argmax(layout, view).items():
+        np.testing.assert_array_equal(codes, slots[start][::2])

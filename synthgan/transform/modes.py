@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 from scipy.special import digamma, ndtr, ndtri
 
 WEIGHT_THRESHOLD = 0.005
@@ -135,7 +136,7 @@ def quantile_map(source: np.ndarray, target: np.ndarray, values: np.ndarray, rng
     n = len(source)
     last_of_run = np.append(source[1:] != source[:-1], True)
     run_end = np.flatnonzero(last_of_run)[np.concatenate([[0], np.cumsum(last_of_run[:-1])])]
-    first = np.searchsorted(source, values, side="left")  # the first grid point at or above each value
+    first = _search(source, values)  # the first grid point at or above each value
     cell = np.clip(first - 1, 0, n - 2)  # the cell [source[cell], source[cell + 1]] around a value
     low, width = source[cell], source[cell + 1] - source[cell]
     position = cell + np.clip((values - low) / np.where(width > 0, width, 1.0), 0.0, 1.0)
@@ -145,6 +146,15 @@ def quantile_map(source: np.ndarray, target: np.ndarray, values: np.ndarray, rng
     position = np.where(spike, point + rng.random(len(values)) * (end - point), position)
     index = np.minimum(np.nan_to_num(position).astype(np.intp), n - 2)  # a NaN value stays NaN
     return target[index] + (position - index) * (target[index + 1] - target[index])
+
+
+def _search(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(grid, values, side="left")`` for finite values, in torch's threads (about
+    twice numpy's speed on two cores for a chunk of sampled rows). NaN values get some index;
+    callers keep them NaN by their arithmetic."""
+    found = torch.searchsorted(torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float64)),
+                               torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64)))
+    return found.numpy()
 
 
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
