@@ -174,8 +174,9 @@ class DataTransformer:
             return encoded.condition_codes()
         spans = self.layout_.condition_spans
         codes = np.zeros((encoded.shape[0], len(spans)), dtype=np.int64)
+        slots = span_argmax(self.layout_, encoded)
         for k, span in enumerate(spans):
-            codes[:, k] = encoded[:, span.start:span.stop].argmax(axis=1)
+            codes[:, k] = slots[span.start]
         return codes
 
     def fit_calibration(self, generated: Iterable[np.ndarray]) -> None:
@@ -312,7 +313,7 @@ def span_argmax(layout: TableLayout, encoded: np.ndarray) -> dict[int, np.ndarra
     table = torch.from_numpy(np.ascontiguousarray(encoded))
     slots: dict[int, np.ndarray] = {}
     widths = np.array([s.width for s in spans])
-    starts = np.array([s.start for s in spans])
+    starts = layout.onehot_start
     for width in np.unique(widths):
         first = starts[widths == width]
         index = torch.from_numpy((first[:, None] + np.arange(width)).ravel())
