@@ -36,6 +36,11 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
 - ``epochs-N``: at most N epochs (``epochs=N``) within the same budget, for how fidelity and
   membership inference move with the number of passes over a small table;
 - ``critic-dropout-X``: ``discriminator_dropout=X`` on the default single-row critic;
+- ``max-modes-N``: ``max_modes=N``, at most N modes per number (1: one scalar per number, the
+  marginal then left to the calibration);
+- ``separated-modes`` / ``all-modes``: ``mode_separation=2.0`` / ``None``, neighbouring mixture
+  components merged into one mode unless Ashman's D between them is above 2 / every component kept
+  (the other arm once one of them is the default);
 - ``lr-cosine``: ``LearningRateSchedule("cosine", final=0.1)``, both learning rates lowered along
   a cosine to a tenth by the end of the time budget; ``lr-5e-4-cosine``: the same from 2.5x the
   default rates (a higher start that the decay brings down);
@@ -80,12 +85,15 @@ VARIANTS = {
     "lr-cosine": lambda target: dict(callbacks=[LearningRateSchedule("cosine", final=0.1)]),
     "lr-5e-4-cosine": lambda target: dict(generator_lr=5e-4, discriminator_lr=5e-4,
                                           callbacks=[LearningRateSchedule("cosine", final=0.1)]),
+    "separated-modes": lambda target: dict(mode_separation=2.0),
+    "all-modes": lambda target: dict(mode_separation=None),
     "gaussian-copula": lambda target: {},
 }
 
 
 # variants with a number in their name: prefix -> parameter
-NUMBERED = {"epochs-": ("epochs", int), "critic-dropout-": ("discriminator_dropout", float)}
+NUMBERED = {"epochs-": ("epochs", int), "critic-dropout-": ("discriminator_dropout", float),
+            "max-modes-": ("max_modes", int)}
 
 
 def variant_params(variant: str, target: str) -> dict:

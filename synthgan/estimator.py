@@ -47,13 +47,15 @@ _SAMPLE_CHUNK_ROWS = 50_000
 _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
-_RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "max_categories", "gmm_max_rows",
+_RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "max_categories",
+                  "gmm_max_rows",
                   "numeric_encoding", "marginal_calibration", "condition_on_modes",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters added after model files or checkpoints were first written, with the value every run from
 # before them had (which may differ from today's default): a file or checkpoint without the key ran so
-_INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False}
+_INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
+               "mode_separation": None}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # parameters whose default is "auto": (value without privacy, value with epsilon). Under DP-SGD the
@@ -198,6 +200,12 @@ class SynthGAN(BaseEstimator):
         Draw training conditions with log-frequency rather than frequency.
     max_modes : int, default=10
         Most Gaussian-mixture modes per continuous column.
+    mode_separation : float or None, default=None
+        Neighbouring mixture components whose Ashman's D (distance of the means over their pooled
+        spread, times sqrt 2) is at most this are merged into one mode, so a single-peaked column
+        gets one mode instead of ``max_modes`` overlapping ones; 2 is the separation two Gaussians
+        need to be told apart (Ashman et al., 1994). Point masses are never merged. None keeps
+        every component the mixture fits (ctgan's behaviour).
     max_categories : int, default=100
         Widest one-hot per discrete column; rarer levels share one slot and are drawn with their
         training frequency.
@@ -331,6 +339,7 @@ class SynthGAN(BaseEstimator):
         "batch_size": P.integer(1),
         "log_frequency": P.boolean(),
         "max_modes": P.integer(1),
+        "mode_separation": P.positive().or_none(),
         "max_categories": P.integer(2),
         "gmm_max_rows": P.integer(1),
         "numeric_encoding": P.one_of(("modes", "quantile")),
@@ -365,7 +374,7 @@ class SynthGAN(BaseEstimator):
                  generator_lr: float | str = "auto", discriminator_lr: float | str = "auto", weight_decay: float = 1e-6,
                  pac: int = 1, discriminator_dropout: float = 0.0, critic_steps: int = 1, generator_steps: int = 1,
                  target: str | None = None, target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
-                 max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
+                 mode_separation: float | None = None, max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, condition_on_modes: bool = False,
                  max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
@@ -395,6 +404,7 @@ class SynthGAN(BaseEstimator):
         self.target_weight = target_weight
         self.log_frequency = log_frequency
         self.max_modes = max_modes
+        self.mode_separation = mode_separation
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
@@ -753,7 +763,8 @@ class SynthGAN(BaseEstimator):
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
-                                                       and "conditional" in model_class(self.model).capabilities))
+                                                       and "conditional" in model_class(self.model).capabilities),
+                                      mode_separation=self.mode_separation)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})
@@ -765,6 +776,7 @@ class SynthGAN(BaseEstimator):
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
+                                        mode_separation=self.mode_separation,
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
         if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere

@@ -403,3 +403,74 @@ def test_span_argmax_reads_every_one_hot_span_as_numpy_does_ties_included():
     view = encoded[::2]
     for start, codes in span_argmax(layout, view).items():
         np.testing.assert_array_equal(codes, slots[start][::2])
+
+
+def test_merge_modes_joins_overlapping_components_by_their_moments_and_keeps_separated_ones_and_points():
+    from synthgan.transform.modes import MIN_STD, WINDOW, merge_modes
+
+    # 0 and 0.5 overlap (D = 0.71); 3.0 is far from both (D > 3.5); the point mass sits inside the
+    # first component (D = 0.28 to it) but is one distinct value and stays a mode of its own
+    means, stds, weights = np.array([3.0, 0.0, 0.5, 0.1]), np.array([0.5, 0.5, 0.5, MIN_STD]), np.array([.3, .3, .3, .1])
+    merged_means, merged_stds, merged_weights = merge_modes(means, stds, weights, separation=2.0)
+    # oracle: the mixture of the two merged components, from its definition (a large sample of it)
+    rng = np.random.default_rng(0)
+    draws = np.concatenate([rng.normal(0.0, 0.5, 400_000), rng.normal(0.5, 0.5, 400_000)])
+    assert np.allclose(merged_means, [0.1, draws.mean(), 3.0], atol=2e-3)
+    assert np.allclose(merged_stds[[0, 2]], [MIN_STD, 0.5])
+    # the merged spread is the pair's own, widened just enough that its window of WINDOW standard
+    # deviations holds both members' windows (-2 .. 2.5), so merging clips no value
+    assert draws.std() - 2e-3 <= merged_stds[1] <= draws.std() + 0.01
+    low, high = merged_means[1] - WINDOW * merged_stds[1], merged_means[1] + WINDOW * merged_stds[1]
+    assert low <= -2.0 + 1e-9 and high >= 2.5 - 1e-9
+    assert np.allclose(merged_weights, [0.1, 0.6, 0.3])
+    # a smaller separation keeps the overlapping pair apart: 4 modes, only sorted by mean
+    kept = merge_modes(means, stds, weights, separation=0.5)
+    assert np.allclose(kept[0], [0.0, 0.1, 0.5, 3.0])
+
+
+def test_mode_separation_gives_a_skewed_single_peak_one_mode_and_keeps_two_real_ones():
+    from synthgan.transform.modes import fit_modes
+
+    rng = np.random.default_rng(0)
+    skewed = rng.gamma(2.0, 1.0, 5000)  # one peak, a long right tail: the mixture tiles it
+    bimodal = np.concatenate([rng.normal(0, 1, 2500), rng.normal(10, 1, 2500)])
+    tiled, two = fit_modes([skewed, bimodal], 10, 5000, np.random.default_rng(1))
+    assert tiled.n_modes >= 3  # what the mixture alone gives
+    merged, kept = fit_modes([skewed, bimodal], 10, 5000, np.random.default_rng(1), separation=2.0)
+    assert merged.n_modes == 1
+    assert kept.n_modes == 2
+    centers = np.sort(np.asarray(kept.means) * kept.scale + kept.loc)
+    assert np.allclose(centers, [0, 10], atol=0.3)
+    # the merged column still round-trips through its single mode
+    transformer, encoded, rng = fit_transform(pd.DataFrame({"x": skewed}), mode_separation=2.0)
+    assert transformer.states_[0].n_modes == 1
+    # no value is clipped by the merged mode's window (float32 encoding)
+    assert np.allclose(transformer.inverse_transform(encoded, rng)["x"], skewed, rtol=0, atol=1e-5)
+
+
+def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_file(tmp_path):
+    import pytest
+
+    from synthgan import SynthGAN, SynthGANError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.gamma(2.0, 1.0, 600), "y": rng.gamma(3.0, 2.0, 600),
+                          "c": rng.choice(["a", "b"], 600)})
+    small = dict(epochs=1, batch_size=100, embedding_dim=8, generator_dim=(16,), discriminator_dim=(16,),
+                 verbose=False, random_state=0)
+    with pytest.raises(SynthGANError, match="mode_separation"):
+        SynthGAN(mode_separation=0, **small).fit(frame)
+    every = SynthGAN(**small).fit(frame)
+    merged = SynthGAN(mode_separation=2.0, **small).fit(frame)
+    assert [s.n_modes for s in merged.transformer_.states_[:2]] == [1, 1]
+    assert min(s.n_modes for s in every.transformer_.states_[:2]) >= 2
+    merged.save(tmp_path / "m.synthgan")
+    again = SynthGAN.load(tmp_path / "m.synthgan")
+    assert again.get_params()["mode_separation"] == 2.0
+    pd.testing.assert_frame_equal(again.sample(200, random_state=1), merged.sample(200, random_state=1))
+    # the private path merges the modes of its released mixtures too
+    bounds = {"x": (0.0, 20.0), "y": (0.0, 10.0)}
+    private = [SynthGAN(epsilon=5.0, public_bounds=bounds, mode_separation=separation, **small).fit(frame)
+               for separation in (None, 2.0)]
+    for merged_state, state in zip(private[1].transformer_.states_[:2], private[0].transformer_.states_[:2]):
+        assert merged_state.n_modes < state.n_modes

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthgan.layout import TableLayout
+from synthgan.transform.modes import WINDOW
 
 HIDDEN = (256, 256)  # the predictor's hidden widths (as the critic's default)
 
@@ -96,7 +97,7 @@ class TargetLoss:
         else:
             parts.append(_Part("number", spans["mode"].start, spans["mode"].stop, value=spans["value"].start,
                                means=torch.tensor(modes.means, dtype=torch.float32, device=device),
-                               scales=4.0 * torch.tensor(modes.stds, dtype=torch.float32, device=device)))
+                               scales=WINDOW * torch.tensor(modes.stds, dtype=torch.float32, device=device)))
             if "missing" in spans:
                 parts.append(_Part("onehot", spans["missing"].start, spans["missing"].stop))
         self.parts = tuple(parts)

@@ -176,8 +176,8 @@ def _assign(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarr
 
 
 def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float] | None,
-                sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int
-                ) -> tuple[ColumnSpec, ModeState, np.ndarray]:
+                sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int,
+                separation: float | None = None) -> tuple[ColumnSpec, ModeState, np.ndarray]:
     values = continuous_values(series, spec.kind)
     null = np.isnan(values)
     present = values[~null]
@@ -194,7 +194,7 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
         weights = np.ones_like(weights)
     bins = rng.choice(len(weights), size=max(max_rows, 1000), p=weights / weights.sum())
     points = rng.uniform(lows[bins], highs[bins])
-    state = fit_modes([points], max_modes, max_rows, rng)[0]
+    state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()))
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
@@ -287,12 +287,14 @@ def _bounds_in_model_units(value: Sequence, spec: ColumnSpec) -> tuple[float, fl
 def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.random.Generator, *,
                        epsilon: float, delta: float, public_bounds: Mapping | None = None,
                        public_categories: Mapping | None = None, max_modes: int = 10, max_categories: int = 100,
-                       max_rows: int = 5000) -> Release:
+                       max_rows: int = 5000, mode_separation: float | None = None) -> Release:
     """Private specs and column states for ``df`` at a total cost of ``(epsilon, delta)``.
 
     See the module docstring for the queries. ``public_bounds`` maps number/date columns to
     ``(low, high)`` and ``public_categories`` maps discrete columns to their list of levels; both
     are taken as public knowledge (they cost nothing and are not checked against the data).
+    ``mode_separation`` merges the modes of the mixtures fitted on the released histograms
+    (post-processing; :func:`synthgan.transform.modes.merge_modes`).
     """
     public_bounds = dict(public_bounds or {})
     public_categories = dict(public_categories or {})
@@ -331,7 +333,8 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
             spec = _fit_generated(series, spec, sigma, rng) if cost else spec
         elif what == "number":
             bounds = _bounds_in_model_units(public_bounds[spec.name], spec) if spec.name in public_bounds else None
-            spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows)
+            spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows,
+                                               mode_separation)
             release.states[spec.name] = state
             release.missing_counts[spec.name] = missing
         else:

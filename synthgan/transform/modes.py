@@ -28,6 +28,7 @@ from scipy.special import digamma, ndtr, ndtri
 
 WEIGHT_THRESHOLD = 0.005
 ALPHA_LIMIT = 0.99
+WINDOW = 4.0  # a mode encodes the values within WINDOW of its standard deviations of its mean, alpha = +-1
 MAX_ITER = 100
 TOL = 1e-4
 COLUMNS_PER_BATCH = 64  # bounds the (components, values) arrays to ~26 MB each at 5000 rows
@@ -158,7 +159,8 @@ def _search(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
-              rng: np.random.Generator, quantile: bool = False) -> list[ModeState]:
+              rng: np.random.Generator, quantile: bool = False,
+              separation: float | None = None) -> list[ModeState]:
     """Fit the mode mixtures of several columns at once, one mixture per column.
 
     Parameters
@@ -174,6 +176,9 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
     quantile : bool, default=False
         Fit each mixture on the column's normal scores (see the module docstring); columns with a
         single distinct value are kept as they are.
+    separation : float, optional
+        Merge neighbouring components whose Ashman's D is at most this (see :func:`merge_modes`);
+        None keeps every component the mixture weights above :data:`WEIGHT_THRESHOLD`.
 
     Returns
     -------
@@ -209,11 +214,54 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
             means, stds, weights = np.array([0.0]), np.array([1.0]), np.array([1.0])
         else:
             means, stds, weights = means[keep], stds[keep], weights[keep] / weights[keep].sum()
+            if separation is not None:
+                means, stds, weights = merge_modes(means, stds, weights, separation)
         grid = None if grids[k] is None else tuple(map(float, grids[k]))
         states.append(ModeState(loc=locs[k], scale=scales[k], means=tuple(map(float, means)),
                                 stds=tuple(map(float, stds)), weights=tuple(map(float, weights)),
                                 minimum=float(values.min()), maximum=float(values.max()), quantiles=grid))
     return states
+
+
+def merge_modes(means: np.ndarray, stds: np.ndarray, weights: np.ndarray,
+                separation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge neighbouring mixture components that are not separate modes of the column.
+
+    A variational mixture fitted to a skewed or flat-topped but single-peaked column spends all its
+    components tiling it; each value's representation then hinges on a one-hot choice among
+    overlapping components, which two correlated columns must make in step. Here two neighbouring
+    components (in the order of their means) count as one mode when Ashman's
+    ``D = sqrt(2) |mu_1 - mu_2| / sqrt(s_1^2 + s_2^2)`` is at most ``separation`` (D > 2 is what a
+    clean separation of two Gaussians needs; Ashman, Bird & Zeitler, 1994). The least separated
+    pair is merged first, into one component with the pair's total weight and mean (moment
+    matching) and the pair's standard deviation, widened where needed so that the values either
+    member encoded within its window (:data:`WINDOW` standard deviations) are still inside the merged
+    one's (no value is clipped that was not clipped before); until every neighbouring pair is
+    separated or one component is left. A point
+    mass (a component with the spread floor :data:`MIN_STD`, one distinct value) is set aside: it is
+    never merged, so it still decodes to exactly its value, and it does not stand between two
+    components it lies among.
+
+    Returns the kept components' means, standard deviations and weights, in increasing mean.
+    """
+    means, stds, weights = (np.asarray(a, dtype=np.float64) for a in (means, stds, weights))
+    point = stds <= MIN_STD * (1 + 1e-9)
+    order = np.argsort(means[~point], kind="stable")
+    m, s, w = means[~point][order], stds[~point][order], weights[~point][order]
+    while len(m) > 1:
+        d = np.sqrt(2.0) * np.diff(m) / np.sqrt(s[1:] ** 2 + s[:-1] ** 2)
+        i = int(np.argmin(d))
+        if not d[i] <= separation:
+            break
+        pair = slice(i, i + 2)
+        weight = w[pair].sum()
+        mean = (w[pair] * m[pair]).sum() / weight
+        variance = (w[pair] * (s[pair] ** 2 + (m[pair] - mean) ** 2)).sum() / weight
+        std = max(np.sqrt(variance), np.max(np.abs(m[pair] - mean) / WINDOW + s[pair]))
+        m, s, w = (np.concatenate([a[:i], [v], a[i + 2:]]) for a, v in ((m, mean), (s, std), (w, weight)))
+    means, stds, weights = (np.concatenate([a, b[point]]) for a, b in ((m, means), (s, stds), (w, weights)))
+    order = np.argsort(means, kind="stable")
+    return means[order], stds[order], weights[order]
 
 
 def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_components: np.ndarray,
@@ -300,7 +348,7 @@ def encode_modes(state: ModeState, values: np.ndarray, rng: np.random.Generator)
     cumulative = np.cumsum(post, axis=1)
     draw = rng.random(len(values))[:, None] * cumulative[:, -1:]
     mode = np.minimum((cumulative < draw).sum(axis=1), state.n_modes - 1)
-    alpha = (z[:, 0] - means[mode]) / (4.0 * stds[mode])
+    alpha = (z[:, 0] - means[mode]) / (WINDOW * stds[mode])
     return np.clip(alpha, -ALPHA_LIMIT, ALPHA_LIMIT), mode
 
 
@@ -309,7 +357,7 @@ def decode_modes(state: ModeState, alpha: np.ndarray, mode: np.ndarray,
     """Invert :func:`encode_modes`; results are clipped to the observed range, then calibrated
     (:meth:`ModeState.calibrate`, which needs ``rng``) when the state has a calibration."""
     means, stds = np.asarray(state.means), np.asarray(state.stds)
-    z = np.clip(alpha, -1.0, 1.0) * 4.0 * stds[mode] + means[mode]
+    z = np.clip(alpha, -1.0, 1.0) * WINDOW * stds[mode] + means[mode]
     values = np.clip(state.from_scores(z * state.scale + state.loc), state.minimum, state.maximum)
     if state.generated is None:
         return values

@@ -52,11 +52,16 @@ class DataTransformer:
         Let the conditional vector range over the modes of continuous columns too
         (:attr:`TableLayout.condition_modes`). Exact path only: a private release has no counts of
         rows per mode.
+    mode_separation : float, optional
+        Merge neighbouring mixture components whose Ashman's D is at most this into one mode
+        (:func:`synthgan.transform.modes.merge_modes`); None keeps them all.
     """
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
-                 numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False):
+                 numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False,
+                 mode_separation: float | None = None):
         self.max_modes = max_modes
+        self.mode_separation = mode_separation
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
@@ -93,7 +98,8 @@ class DataTransformer:
         if release is None:
             self.states_: list[ColumnState] = exact_states(df, self.specs_, rng, self.max_modes,
                                                            self.max_categories, self.gmm_max_rows,
-                                                           quantile=self.numeric_encoding == "quantile")
+                                                           quantile=self.numeric_encoding == "quantile",
+                                                           separation=self.mode_separation)
             if self.calibration:
                 self.states_ = [_with_target(state, df[spec.name], spec)
                                 for spec, state in zip(self.specs_, self.states_)]
@@ -265,7 +271,8 @@ class DataTransformer:
         return {
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
                        "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
-                       "calibration": self.calibration, "condition_modes": self.condition_modes},
+                       "calibration": self.calibration, "condition_modes": self.condition_modes,
+                       "mode_separation": self.mode_separation},
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
@@ -324,11 +331,13 @@ def span_argmax(layout: TableLayout, encoded: np.ndarray) -> dict[int, np.ndarra
 
 
 def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, max_modes: int,
-                 max_categories: int, gmm_max_rows: int, quantile: bool = False) -> list[ColumnState]:
+                 max_categories: int, gmm_max_rows: int, quantile: bool = False,
+                 separation: float | None = None) -> list[ColumnState]:
     """Each modelled column's encoder state from its exact values (the non-private path)."""
     continuous = [spec for spec in specs if spec.continuous]
     values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
-    mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng, quantile=quantile))
+    mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng,
+                                   quantile=quantile, separation=separation))
     return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
 
 
