@@ -48,8 +48,7 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "max_categories",
-                  "gmm_max_rows",
-                  "numeric_encoding", "marginal_calibration", "condition_on_modes",
+                  "gmm_max_rows", "numeric_encoding", "marginal_calibration", "condition_on_modes",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters added after model files or checkpoints were first written, with the value every run from
@@ -62,7 +61,7 @@ _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # noise is added to the whole critic's clipped gradient, so a narrower critic gets more signal per
 # unit of noise, and more steps cost little extra noise (benchmarks/README.md, "Differential privacy")
 _AUTO = {"epochs": (300, 20), "discriminator_dim": ((256, 256), (64, 64)),
-         "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3)}
+         "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3), "mode_separation": (2.0, None)}
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks", "constraints", "metadata")  # the last two: saved fitted, apart
 
@@ -200,12 +199,14 @@ class SynthGAN(BaseEstimator):
         Draw training conditions with log-frequency rather than frequency.
     max_modes : int, default=10
         Most Gaussian-mixture modes per continuous column.
-    mode_separation : float or None, default=None
+    mode_separation : float, None or "auto", default="auto"
         Neighbouring mixture components whose Ashman's D (distance of the means over their pooled
         spread, times sqrt 2) is at most this are merged into one mode, so a single-peaked column
         gets one mode instead of ``max_modes`` overlapping ones; 2 is the separation two Gaussians
         need to be told apart (Ashman et al., 1994). Point masses are never merged. None keeps
-        every component the mixture fits (ctgan's behaviour).
+        every component the mixture fits (ctgan's behaviour; the default before the ablation of
+        benchmarks/README.md, "Ablation: separated modes").
+        ``"auto"``: 2.0, or None with ``epsilon`` (the private defaults were measured without it).
     max_categories : int, default=100
         Widest one-hot per discrete column; rarer levels share one slot and are drawn with their
         training frequency.
@@ -374,7 +375,7 @@ class SynthGAN(BaseEstimator):
                  generator_lr: float | str = "auto", discriminator_lr: float | str = "auto", weight_decay: float = 1e-6,
                  pac: int = 1, discriminator_dropout: float = 0.0, critic_steps: int = 1, generator_steps: int = 1,
                  target: str | None = None, target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
-                 mode_separation: float | None = None, max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
+                 mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000, numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, condition_on_modes: bool = False,
                  max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
@@ -764,7 +765,7 @@ class SynthGAN(BaseEstimator):
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
-                                      mode_separation=self.mode_separation)
+                                      mode_separation=self._effective("mode_separation"))
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})
@@ -776,7 +777,7 @@ class SynthGAN(BaseEstimator):
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
-                                        mode_separation=self.mode_separation,
+                                        mode_separation=self._effective("mode_separation"),
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
         if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere

@@ -460,7 +460,7 @@ def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_f
                  verbose=False, random_state=0)
     with pytest.raises(SynthGANError, match="mode_separation"):
         SynthGAN(mode_separation=0, **small).fit(frame)
-    every = SynthGAN(**small).fit(frame)
+    every = SynthGAN(mode_separation=None, **small).fit(frame)
     merged = SynthGAN(mode_separation=2.0, **small).fit(frame)
     assert [s.n_modes for s in merged.transformer_.states_[:2]] == [1, 1]
     assert min(s.n_modes for s in every.transformer_.states_[:2]) >= 2
