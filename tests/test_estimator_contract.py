@@ -212,7 +212,9 @@ def test_missing_values_are_generated_at_about_the_real_rate():
     values[rng.random(n) < 0.3] = np.nan
     frame = pd.DataFrame({"v": values, "c": pd.Series(rng.choice(["a", "b", None], n, p=[0.5, 0.2, 0.3]),
                                                       dtype=object)})
-    est = SynthGAN(**{**FAST, "epochs": 40}, random_state=0).fit(frame)
+    # at 40 epochs the rate still wandered between seeds (0.29-0.49 with every mode, 0.34-0.55 with
+    # the modes merged); by 150 it is within 0.03 of the real 0.30 for four seeds either way
+    est = SynthGAN(**{**FAST, "epochs": 150}, random_state=0).fit(frame)
     out = est.sample(4000)
     assert abs(out["v"].isna().mean() - frame["v"].isna().mean()) < 0.1
     assert abs(out["c"].isna().mean() - frame["c"].isna().mean()) < 0.1
