@@ -233,14 +233,13 @@ def merge_modes(means: np.ndarray, stds: np.ndarray, weights: np.ndarray,
     components (in the order of their means) count as one mode when Ashman's
     ``D = sqrt(2) |mu_1 - mu_2| / sqrt(s_1^2 + s_2^2)`` is at most ``separation`` (D > 2 is what a
     clean separation of two Gaussians needs; Ashman, Bird & Zeitler, 1994). The least separated
-    pair is merged first, into one component with the pair's total weight and mean (moment
-    matching) and the pair's standard deviation, widened where needed so that the values either
-    member encoded within its window (:data:`WINDOW` standard deviations) are still inside the merged
-    one's (no value is clipped that was not clipped before); until every neighbouring pair is
-    separated or one component is left. A point
-    mass (a component with the spread floor :data:`MIN_STD`, one distinct value) is set aside: it is
-    never merged, so it still decodes to exactly its value, and it does not stand between two
-    components it lies among.
+    pair is merged first, until every neighbouring pair is separated or one component is left. The
+    merged component has the pair's total weight and mean (moment matching) and the pair's
+    standard deviation, widened where needed so that the values either member encoded within its
+    window (:data:`WINDOW` standard deviations) are still inside the merged one's: no value is
+    clipped that was not clipped before. A point mass (a component with the spread floor
+    :data:`MIN_STD`, one distinct value) is set aside: it is never merged, so it still decodes to
+    exactly its value, and it does not stand between two components it lies among.
 
     Returns the kept components' means, standard deviations and weights, in increasing mean.
     """
