@@ -760,13 +760,14 @@ class SynthGAN(BaseEstimator):
                          ctx: D.Context = D.Context()) -> tuple[DataTransformer, EncodedRows]:
         rng = streams.numpy("transform")
         exact = budget is None
+        separation = self._effective("mode_separation")
         calibrated = (exact and self.marginal_calibration and self.privacy != "strict"
                       and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
-                                      mode_separation=self._effective("mode_separation"))
+                                      mode_separation=separation)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})
@@ -778,7 +779,7 @@ class SynthGAN(BaseEstimator):
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
-                                        mode_separation=self._effective("mode_separation"),
+                                        mode_separation=separation,
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
         if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere

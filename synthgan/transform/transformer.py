@@ -337,7 +337,7 @@ def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Gener
     continuous = [spec for spec in specs if spec.continuous]
     values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
     mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng,
-                                   quantile=quantile, separation=separation))
+                              quantile=quantile, separation=separation))
     return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
 
 
