@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -385,6 +387,22 @@ def test_marginal_calibration_of_a_fitted_model(tmp_path):
     pd.testing.assert_frame_equal(again.sample(500, random_state=2), calibrated.sample(500, random_state=2))
 
 
+def test_calibrated_integer_column_keeps_every_frequent_count():
+    """An integer column is calibrated on its decoded values before rounding, so the sampled counts
+    keep their training shares (a generated grid of rounded values has spikes at the integers,
+    which map whole counts onto their neighbours)."""
+    from synthgan import SynthGAN
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"visits": rng.poisson(3.0, 2000), "spend": rng.gamma(2.0, 10.0, 2000)})
+    model = SynthGAN(epochs=1, batch_size=100, embedding_dim=8, generator_dim=(16,), discriminator_dim=(16,),
+                     verbose=False, random_state=0).fit(frame)
+    out = model.sample(4000, random_state=1)
+    shares = pd.concat([frame["visits"].value_counts(normalize=True), out["visits"].value_counts(normalize=True)],
+                       axis=1).fillna(0.0)
+    assert (shares.iloc[:, 0] - shares.iloc[:, 1]).abs().sum() / 2 < 0.05  # total variation distance
+
+
 def test_span_argmax_reads_every_one_hot_span_as_numpy_does_ties_included():
     from synthgan.transform.transformer import span_argmax
     from tests.conftest import make_mixed
@@ -474,3 +492,46 @@ def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_f
                for separation in (None, 2.0)]
     for merged_state, state in zip(private[1].transformer_.states_[:2], private[0].transformer_.states_[:2]):
         assert merged_state.n_modes < state.n_modes
+
+
+def test_mode_table_decodes_every_column_as_decode_modes_does_with_the_same_random_stream():
+    """ModeTable.decode (all continuous columns in one pass) against decode_modes column by column:
+    plain, normal-score and calibrated columns, calibration grids of two lengths and a grid pair
+    of unequal lengths, spikes included; the random draws are the column-order stream."""
+    from synthgan.transform.modes import ModeState, ModeTable, decode_modes, fit_modes
+
+    rng = np.random.default_rng(11)
+    columns = [rng.normal(size=4000), np.where(rng.random(4000) < 0.6, 0.0, rng.exponential(50, 4000)),
+               np.concatenate([rng.normal(-5, 1, 2000), rng.normal(5, 1, 2000)]), rng.gamma(2.0, size=4000),
+               rng.integers(0, 4, 4000).astype(float)]
+    plain = fit_modes(columns[:3], 10, 4000, rng)
+    scored = fit_modes(columns[3:], 10, 4000, rng, quantile=True)
+    states = []
+    for k, state in enumerate(plain + scored):
+        # column 1's generated grid has a spike at its minimum, 0, where decoded values clip, and its
+        # target has none, so the values there take their draws
+        target = np.quantile(rng.exponential(30, 4000) if k == 1 else columns[k], np.linspace(0, 1, 50 if k == 1 else 300))
+        generated = np.quantile(columns[k] * (1.0 if k == 1 else 1.3) + (0.0 if k == 1 else 0.5),
+                                np.linspace(0, 1, len(target) if k != 4 else 80))
+        calibrated = k != 2  # one column without calibration, between calibrated ones
+        states.append(ModeState(**{**vars(state), "target": tuple(target) if calibrated else None,
+                                   "generated": tuple(generated) if calibrated else None}))
+    table = ModeTable(states)
+    assert len(table.mapped) == 2 and [c for c, _ in table.unmapped] == [4]  # lengths 50 and 300; 80 vs 300
+    rows = 3000
+    alpha = rng.uniform(-1.3, 1.3, (len(states), rows))
+    mode = np.array([rng.integers(0, s.n_modes, rows) for s in states])
+    decoded = table.decode(alpha, mode, np.random.default_rng(5))
+    one_by_one_rng = np.random.default_rng(5)
+    expected = np.array([decode_modes(s, alpha[c], mode[c], one_by_one_rng if s.generated else None)
+                         for c, s in enumerate(states)])
+    np.testing.assert_allclose(decoded, expected, rtol=0, atol=1e-9)
+    assert not np.array_equal(decoded[1], decode_modes(plain[1], alpha[1], mode[1]))  # calibrated
+    assert np.mean(decode_modes(plain[1], alpha[1], mode[1]) == 0) > 0.05  # values in the spike take draws
+    later = np.random.default_rng(5)
+    table.decode(alpha, mode, later)
+    assert later.random() == one_by_one_rng.random()  # the same number of draws was consumed
+    uncalibrated = ModeTable([dataclasses.replace(s, generated=None) for s in states])
+    np.testing.assert_allclose(uncalibrated.decode(alpha, mode),
+                               [decode_modes(dataclasses.replace(s, generated=None), alpha[c], mode[c])
+                                for c, s in enumerate(states)], rtol=0, atol=1e-9)

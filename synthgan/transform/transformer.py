@@ -22,7 +22,7 @@ from synthgan.transform.categories import (CategoryState, decode_categories, enc
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
 from synthgan.transform.encoded import EncodedRows, slot_dtype
-from synthgan.transform.modes import ModeState, decode_modes, encode_modes, fit_modes, quantile_grid
+from synthgan.transform.modes import ModeState, ModeTable, encode_modes, fit_modes, quantile_grid
 
 ColumnState = Union[ModeState, CategoryState]
 
@@ -67,6 +67,7 @@ class DataTransformer:
         self.numeric_encoding = numeric_encoding
         self.calibration = calibration
         self.condition_modes = condition_modes
+        self._table: ModeTable | None = None  # the continuous columns' states as arrays (see _mode_table)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, rng: np.random.Generator,
@@ -197,11 +198,12 @@ class DataTransformer:
         targets = {k: dataclasses.replace(state, generated=None) for k, state in enumerate(self.states_)
                    if isinstance(state, ModeState) and state.target is not None}
         decoded: dict[int, list[np.ndarray]] = {k: [] for k in targets}
+        table = ModeTable(list(targets.values()))
         for block in generated:
-            slots = span_argmax(self.layout_, block)
-            for k, state in targets.items():
-                values, missing = self._decode_number(self.specs_[k], state, block, None, slots)
-                decoded[k].append(values[~missing])
+            values, missing = self._decode_numbers(table, list(targets), block, None, span_argmax(self.layout_, block),
+                                                   rounded=False)
+            for row, k in enumerate(targets):
+                decoded[k].append(values[row][~missing[row]])
         for k, state in targets.items():
             values = np.concatenate(decoded[k]) if decoded[k] else np.zeros(0)
             if len(values):
@@ -211,20 +213,22 @@ class DataTransformer:
 
     # ------------------------------------------------------------------ decoding
     def inverse_transform(self, encoded: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """Decode generator output (softmax spans are read by argmax) into a typed DataFrame."""
+        """Decode generator output (softmax spans are read by argmax) into a typed DataFrame.
+
+        The continuous columns are decoded together (:class:`ModeTable`), then the discrete ones
+        in column order."""
         columns = {}
         slots = span_argmax(self.layout_, encoded)
+        numbers = [k for k, state in enumerate(self.states_) if isinstance(state, ModeState)]
+        table = self._mode_table(numbers)
+        values, missing = self._decode_numbers(table, numbers, encoded, rng, slots)
+        for row, k in enumerate(numbers):
+            values[row][missing[row]] = np.nan
+            columns[self.specs_[k].name] = restore_dtype(values[row], self.specs_[k])
         for spec, state in zip(self.specs_, self.states_):
-            if isinstance(state, ModeState):
-                values, missing = self._decode_number(spec, state, encoded, rng, slots)
-                if spec.step:
-                    values = np.clip(np.round(values / spec.step) * spec.step, state.minimum, state.maximum)
-                values[missing] = np.nan
-                columns[spec.name] = restore_dtype(values, spec)
-            else:
+            if isinstance(state, CategoryState):
                 span = {s.role: s for s in self.layout_.spans_of(spec.name)}["category"]
-                codes = slots[span.start]
-                columns[spec.name] = restore_dtype(decode_categories(state, codes, rng), spec,
+                columns[spec.name] = restore_dtype(decode_categories(state, slots[span.start], rng), spec,
                                                    state.all_levels)
         for spec in self.constants_:
             columns[spec.name] = restore_dtype(np.empty(len(encoded)), spec)
@@ -232,17 +236,38 @@ class DataTransformer:
             columns[spec.name] = self._generate(spec, len(encoded), rng, 0)
         return pd.DataFrame({name: columns[name] for name in self.columns_})
 
-    def _decode_number(self, spec: ColumnSpec, state: ModeState, encoded: np.ndarray,
-                       rng: np.random.Generator | None,
-                       slots: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """A continuous column's decoded values (before rounding to its step) and its missing flags
-        (``slots``: :func:`span_argmax` of ``encoded``)."""
-        spans = {s.role: s for s in self.layout_.spans_of(spec.name)}
-        values = decode_modes(state, encoded[:, spans["value"].start].astype(np.float64), slots[spans["mode"].start],
-                              rng)
-        if "missing" not in spans:
-            return values, np.zeros(len(values), dtype=bool)
-        return values, slots[spans["missing"].start] == 1
+    def _mode_table(self, numbers: list[int]) -> ModeTable:
+        """The :class:`ModeTable` of the continuous columns' current states (rebuilt only when a
+        state changed, as :meth:`fit_calibration` changes them)."""
+        states = tuple(self.states_[k] for k in numbers)
+        cached = self._table
+        if cached is None or len(cached.states) != len(states) or \
+                any(a is not b for a, b in zip(cached.states, states)):
+            self._table = ModeTable(states)
+        return self._table
+
+    def _decode_numbers(self, table: ModeTable, numbers: list[int], encoded: np.ndarray,
+                        rng: np.random.Generator | None,
+                        slots: Mapping[int, np.ndarray], rounded: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded values and missing flags ``(columns, rows)`` of the continuous columns
+        ``numbers`` (``table``: their states; ``slots``: :func:`span_argmax` of ``encoded``); values
+        are rounded to each column's step if ``rounded`` (the calibration's grid is of the values
+        before rounding, as calibration comes before it)."""
+        spans = [{s.role: s for s in self.layout_.spans_of(self.specs_[k].name)} for k in numbers]
+        rows = len(encoded)
+        alpha = encoded[:, [role["value"].start for role in spans]].T.astype(np.float64)
+        mode = np.array([slots[role["mode"].start] for role in spans]).reshape(len(numbers), rows)
+        values = table.decode(alpha, mode, rng)
+        steps = np.array([self.specs_[k].step or 0.0 for k in numbers], dtype=np.float64)[:, None]
+        stepped = (steps[:, 0] > 0) & rounded
+        if stepped.any():
+            values[stepped] = np.clip(np.round(values[stepped] / steps[stepped]) * steps[stepped],
+                                      table.minimum[stepped], table.maximum[stepped])
+        missing = np.zeros(values.shape, dtype=bool)
+        for row, role in enumerate(spans):
+            if "missing" in role:
+                missing[row] = slots[role["missing"].start] == 1
+        return values, missing
 
     def _generate(self, spec: ColumnSpec, n: int, rng: np.random.Generator, first: int) -> pd.Series:
         plan = spec.generated
