@@ -70,9 +70,20 @@ class ResultRows:
         return {tuple(str(v) for v in row) for row in pd.read_csv(self.path)[list(keys)].itertuples(index=False)}
 
     def append(self, row: dict) -> None:
+        """Append ``row`` under the file's own header (a key it lacks is left blank); a key the
+        header does not have yet adds a column to the whole file."""
         fresh = not self.path.exists() or self.path.stat().st_size == 0
+        header = list(row)
+        if not fresh:
+            with self.path.open(newline="") as handle:
+                header = next(csv.reader(handle))
+            if set(row) - set(header):
+                table = pd.concat([pd.read_csv(self.path), pd.DataFrame([row])], ignore_index=True)
+                table.to_csv(self.path, index=False)
+                print(row, flush=True)
+                return
         with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
+            writer = csv.DictWriter(handle, fieldnames=header)
             if fresh:
                 writer.writeheader()
             writer.writerow(row)

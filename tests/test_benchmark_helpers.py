@@ -96,6 +96,23 @@ def test_result_rows_write_the_header_once_and_know_what_was_recorded(tmp_path, 
     assert "'system': 'b'" in capsys.readouterr().out
 
 
+def test_result_rows_follow_the_file_header_whatever_the_key_order_and_add_new_columns(tmp_path):
+    """Rows appended by a later version of a script (keys in another order, a key fewer or more)
+    land under the right columns of the existing file."""
+    from benchmarks.run import ResultRows
+
+    path = tmp_path / "r.csv"
+    ResultRows(path).append({"system": "a", "seed": 0, "score": 0.5})
+    ResultRows(path).append({"score": 0.25, "system": "b", "seed": 1})  # another order
+    ResultRows(path).append({"system": "c", "seed": 2})  # a key fewer: blank
+    ResultRows(path).append({"seed": 3, "extra": 7, "system": "d", "score": 0.125})  # a new key: a new column
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["system", "seed", "score", "extra"]
+    assert table["system"].tolist() == ["a", "b", "c", "d"] and table["seed"].tolist() == [0, 1, 2, 3]
+    assert table["score"].tolist()[:2] == [0.5, 0.25] and pd.isna(table["score"][2]) and table["score"][3] == 0.125
+    assert table["extra"].isna().tolist() == [True, True, True, False] and table["extra"][3] == 7
+
+
 def _budget_rows() -> pd.DataFrame:
     rows = []
     for seed in (0, 1):
