@@ -71,7 +71,7 @@ AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode
 
 def test_auto_defaults_take_private_values_only_with_epsilon_and_never_replace_given_ones():
     assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4, 2.0]
-    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, None]
+    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, 2.0]
     given = SynthGAN(epsilon=3.0, epochs=5, discriminator_dim=(32,), generator_lr=1e-4, discriminator_lr=3e-4,
                      mode_separation=1.5)
     assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4, 1.5]
@@ -81,7 +81,7 @@ def test_auto_defaults_take_private_values_only_with_epsilon_and_never_replace_g
     fitted = quiet_fit(SynthGAN(epsilon=3.0, epochs=1, batch_size=100, verbose=False, random_state=0), table(1000))
     widths = [layer.out_features for layer in fitted.model_.critic.modules() if isinstance(layer, nn.Linear)]
     assert widths == [64, 64, 1] and fitted.model_.config.discriminator_lr == 1e-3
-    assert fitted.transformer_.mode_separation is None  # the private defaults were measured with every mode
+    assert fitted.transformer_.mode_separation == 2.0  # merging the released mixtures is post-processing
     plain = quiet_fit(SynthGAN(epochs=1, batch_size=100, verbose=False, random_state=0), table(1000))
     assert plain.transformer_.mode_separation == 2.0
 
