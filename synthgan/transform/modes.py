@@ -173,15 +173,6 @@ def quantile_map_rows(source: np.ndarray, target: np.ndarray, ends: np.ndarray, 
     return ((target_t.gather(1, index + 1) - low).mul_(position - index).add_(low)).numpy()
 
 
-def _search(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(grid, values, side="left")`` for finite values, in torch's threads (about
-    twice numpy's speed on two cores for a chunk of sampled rows); row by row when both are 2-d (a
-    grid per row of values). NaN values get some index; callers keep them NaN by their arithmetic."""
-    found = torch.searchsorted(torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float64)),
-                               torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64)))
-    return found.numpy()
-
-
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
               rng: np.random.Generator, quantile: bool = False,
               separation: float | None = None) -> list[ModeState]:
@@ -396,20 +387,18 @@ class ModeTable:
     def __init__(self, states: Sequence[ModeState]):
         self.states = tuple(states)
         width = max((s.n_modes for s in self.states), default=1)
-        self.means = np.zeros((len(self.states), width))
-        self.stds = np.ones((len(self.states), width))
+        means = np.zeros((len(self.states), width))
+        spreads = np.ones((len(self.states), width))  # a mode's half window: WINDOW standard deviations
         for c, state in enumerate(self.states):
-            self.means[c, :state.n_modes] = state.means
-            self.stds[c, :state.n_modes] = state.stds
-        self.stds *= WINDOW
+            means[c, :state.n_modes] = state.means
+            spreads[c, :state.n_modes] = np.asarray(state.stds) * WINDOW
 
         def column(field: str) -> np.ndarray:
             return np.array([getattr(s, field) for s in self.states], dtype=np.float64)[:, None]
 
-        self.loc, self.scale = column("loc"), column("scale")
-        self.minimum, self.maximum = column("minimum"), column("maximum")
-        self._means, self._stds, self._loc, self._scale, self._minimum, self._maximum = (
-            torch.from_numpy(a) for a in (self.means, self.stds, self.loc, self.scale, self.minimum, self.maximum))
+        self.minimum, self.maximum = column("minimum"), column("maximum")  # (columns, 1)
+        self._means, self._spreads, self._loc, self._scale, self._minimum, self._maximum = (
+            torch.from_numpy(a) for a in (means, spreads, column("loc"), column("scale"), self.minimum, self.maximum))
         self.scored = [c for c, s in enumerate(self.states) if s.quantiles is not None]
         # calibrated columns whose two grids have one length: one batched map per length
         self.calibrated_order = [c for c, s in enumerate(self.states) if s.generated is not None and s.target is not None]
@@ -438,7 +427,7 @@ class ModeTable:
         """
         mode_t = torch.from_numpy(np.ascontiguousarray(mode, dtype=np.int64))
         z = torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float64)).clamp(-1.0, 1.0)
-        z = z.mul_(self._stds.gather(1, mode_t)).add_(self._means.gather(1, mode_t))
+        z = z.mul_(self._spreads.gather(1, mode_t)).add_(self._means.gather(1, mode_t))
         values = z.mul_(self._scale).add_(self._loc).numpy()
         for c in self.scored:
             values[c] = self.states[c].from_scores(values[c])
