@@ -510,7 +510,8 @@ def test_mode_table_decodes_every_column_as_decode_modes_does_with_the_same_rand
     for k, state in enumerate(plain + scored):
         # column 1's generated grid has a spike at its minimum, 0, where decoded values clip, and its
         # target has none, so the values there take their draws
-        target = np.quantile(rng.exponential(30, 4000) if k == 1 else columns[k], np.linspace(0, 1, 50 if k == 1 else 300))
+        target = np.quantile(rng.exponential(30, 4000) if k == 1 else columns[k],
+                             np.linspace(0, 1, 50 if k == 1 else 300))
         generated = np.quantile(columns[k] * (1.0 if k == 1 else 1.3) + (0.0 if k == 1 else 0.5),
                                 np.linspace(0, 1, len(target) if k != 4 else 80))
         calibrated = k != 2  # one column without calibration, between calibrated ones

@@ -401,7 +401,8 @@ class ModeTable:
             torch.from_numpy(a) for a in (means, spreads, column("loc"), column("scale"), self.minimum, self.maximum))
         self.scored = [c for c, s in enumerate(self.states) if s.quantiles is not None]
         # calibrated columns whose two grids have one length: one batched map per length
-        self.calibrated_order = [c for c, s in enumerate(self.states) if s.generated is not None and s.target is not None]
+        self.calibrated_order = [c for c, s in enumerate(self.states)
+                                 if s.generated is not None and s.target is not None]
         row_of = {c: row for row, c in enumerate(self.calibrated_order)}
         lengths = {c: len(self.states[c].generated) for c in self.calibrated_order
                    if len(self.states[c].generated) == len(self.states[c].target)}
