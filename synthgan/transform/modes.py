@@ -85,10 +85,19 @@ class ModeState:
         generated grid."""
         if self.generated is None or self.target is None:
             return values
-        generated, target = np.asarray(self.generated), np.asarray(self.target)
-        if len(generated) == len(target):
-            return quantile_map(generated, target, values, rng)
-        probability = grid_probability(generated, values, rng)
+        return self.calibrate_with(values, rng.random(len(values)))
+
+    def calibrate_with(self, values: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """:meth:`calibrate` with the uniform draws that spread spikes given (one per value), for
+        callers that draw them for several columns at once (:class:`ModeTable`)."""
+        source = np.asarray(self.generated, dtype=np.float64)[None]
+        target = np.asarray(self.target, dtype=np.float64)
+        values, uniform = np.asarray(values, dtype=np.float64)[None], np.asarray(uniform)[None]
+        if source.shape[1] == len(target):
+            return quantile_map_rows(source, target[None], run_ends(source), values, uniform)[0]
+        # grids of unequal lengths (fit_calibration makes them equal): through the probability levels
+        levels = np.linspace(0, 1, source.shape[1])[None]
+        probability = quantile_map_rows(source, levels, run_ends(source), values, uniform)[0]
         return np.interp(probability, np.linspace(0, 1, len(target)), target)
 
     def to_json(self) -> dict:
@@ -412,7 +421,7 @@ class ModeTable:
             source = np.array([self.states[c].generated for c in members], dtype=np.float64)
             target = np.array([self.states[c].target for c in members], dtype=np.float64)
             self.mapped.append((members, source, target, run_ends(source), np.array([row_of[c] for c in members])))
-        # grids of unequal lengths, which ModeState.calibrate also accepts (fit_calibration makes them equal)
+        # grids of unequal lengths (fit_calibration makes them equal): ModeState.calibrate_with one by one
         self.unmapped = [(c, row_of[c]) for c in self.calibrated_order if c not in lengths]
 
     @property
@@ -441,9 +450,5 @@ class ModeTable:
         for members, source, target, ends, rows in self.mapped:
             values[members] = quantile_map_rows(source, target, ends, values[members], uniform[rows])
         for c, row in self.unmapped:
-            state = self.states[c]
-            generated = np.asarray(state.generated, dtype=np.float64)[None]
-            levels = np.linspace(0, 1, generated.shape[1])[None]
-            probability = quantile_map_rows(generated, levels, run_ends(generated), values[c][None], uniform[[row]])[0]
-            values[c] = np.interp(probability, np.linspace(0, 1, len(state.target)), state.target)
+            values[c] = self.states[c].calibrate_with(values[c], uniform[row])
         return values
