@@ -94,12 +94,12 @@ def _stages(model, rows: int, rng: np.random.Generator) -> dict[str, float]:
             return torch.as_tensor(sampler.vectors(sampler.entry(*sampler.draw_empirical(n, rng))))
         return torch.zeros(n, 0)
 
-    generated: list[np.ndarray] = []
+    generated: list = []  # EncodedRows
 
     def generate() -> None:
         for first in range(0, rows, CHUNK):
             seed = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            generated.append(generation.model.generate(conditions(min(CHUNK, rows - first)), seed).numpy())
+            generated.append(generation.model.generate(conditions(min(CHUNK, rows - first)), seed))
 
     def decode() -> None:
         for block in generated:

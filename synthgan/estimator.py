@@ -131,7 +131,7 @@ class _Generation:
     def _decoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> pd.DataFrame:
         return self.transformer.inverse_transform(self.encoded(n, native, rng), rng)
 
-    def encoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> np.ndarray:
+    def encoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> EncodedRows:
         """``n`` decode-ready generated rows (conditions drawn with the training frequencies, or
         all on the ``native`` (span, slot))."""
         sampler = self.sampler
@@ -144,7 +144,7 @@ class _Generation:
         else:
             condition = torch.zeros(n, 0, device=self.device)
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        return self.model.generate(condition, generator).cpu().numpy()
+        return self.model.generate(condition, generator)
 
 
 class SynthGAN(BaseEstimator):

@@ -93,6 +93,18 @@ class TableLayout:
         return np.array([s.start for s in self.onehot_spans], dtype=np.int64)
 
     @cached_property
+    def slot_column(self) -> dict[int, int]:
+        """For each one-hot span (keyed by its first column), its position among ``onehot_spans``:
+        its column in a compact row's slots."""
+        return {s.start: k for k, s in enumerate(self.onehot_spans)}
+
+    @cached_property
+    def value_column(self) -> dict[int, int]:
+        """For each tanh span (keyed by its column), its position in ``tanh_index``: its column in
+        a compact row's values."""
+        return {int(start): k for k, start in enumerate(self.tanh_index)}
+
+    @cached_property
     def column_span(self) -> np.ndarray:
         """For each encoded column, the number of the span it belongs to."""
         return np.repeat(np.arange(len(self.spans)), [s.width for s in self.spans]).astype(np.int64)

@@ -47,17 +47,31 @@ def test_gumbel_noise_is_seeded_by_the_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_decoding_rows_pick_the_same_slots_as_the_gumbel_softmax():
-    """Sampling skips the softmax: with the same noise, argmax per span and the tanh scalars agree."""
-    act = SpanActivation(LAYOUT, torch.device("cpu"))
-    raw = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0)) * 3
-    soft = act(raw, 0.2, torch.Generator().manual_seed(7))
-    ready = act.for_decoding(raw.clone(), torch.Generator().manual_seed(7))
-    assert torch.allclose(ready[:, 0], soft[:, 0])
-    for start, stop in [(1, 4), (4, 6), (6, 10)]:
-        assert torch.equal(ready[:, start:stop].argmax(1), soft[:, start:stop].argmax(1))
-    # the noise matters: without it every row would pick the largest raw score
-    assert not torch.equal(ready[:, 6:10].argmax(1), raw[:, 6:10].argmax(1))
+def test_decoding_rows_draw_each_span_from_its_softmax():
+    """Sampling skips the softmax (Gumbel-max): in every one-hot span the slots drawn follow the
+    span's softmax, spans of one width are read together and kept apart, a one-slot span draws
+    slot 0, and the scalars are the tanh of their columns."""
+    layout = TableLayout((
+        Span("x", "value", "tanh", 0, 1),
+        Span("x", "mode", "softmax", 1, 4),
+        Span("y", "value", "tanh", 4, 5),
+        Span("y", "mode", "softmax", 5, 6),
+        Span("c", "category", "softmax", 6, 9),
+        Span("d", "category", "softmax", 9, 11),
+    ))
+    act = SpanActivation(layout, torch.device("cpu"))
+    logits = torch.tensor([0.3, 2.0, 0.0, -1.0, -0.7, 5.0, -1.0, 0.5, 1.5, 1.0, -1.0])
+    n = 20_000
+    raw = logits.repeat(n, 1) + torch.zeros(n, 11)
+    raw[:, 0] = torch.linspace(-3, 3, n)
+    values, slots = act.for_decoding(raw[:, act.decode_order].clone(), torch.Generator().manual_seed(7))
+    assert torch.allclose(values, torch.tanh(raw[:, [0, 4]]))
+    assert slots.shape == (n, 4) and torch.equal(slots[:, 1], torch.zeros(n, dtype=torch.int64))
+    for k, (start, stop) in enumerate([(1, 4), (5, 6), (6, 9), (9, 11)]):
+        share = torch.bincount(slots[:, k], minlength=stop - start).double() / n
+        assert torch.allclose(share, torch.softmax(logits[start:stop].double(), 0), atol=0.015), k
+    again = act.for_decoding(raw[:, act.decode_order].clone(), torch.Generator().manual_seed(7))[1]
+    assert torch.equal(again, slots)
 
 
 def test_condition_loss_is_cross_entropy_of_the_requested_span():

@@ -404,7 +404,7 @@ def test_calibrated_integer_column_keeps_every_frequent_count():
 
 
 def test_span_argmax_reads_every_one_hot_span_as_numpy_does_ties_included():
-    from synthgan.transform.transformer import span_argmax
+    from synthgan.transform.encoded import span_argmax
     from tests.conftest import make_mixed
 
     transformer = DataTransformer().fit(make_mixed(), np.random.default_rng(0))
@@ -413,14 +413,28 @@ def test_span_argmax_reads_every_one_hot_span_as_numpy_does_ties_included():
     # few distinct values, so that many rows tie within a span
     encoded = rng.integers(0, 3, size=(500, layout.dim)).astype(np.float32)
     slots = span_argmax(layout, encoded[:, :])
-    assert sorted(slots) == [s.start for s in layout.onehot_spans]
+    assert slots.shape == (500, len(layout.onehot_spans))
     assert len({s.width for s in layout.onehot_spans}) > 1  # spans of several widths are read together
-    for span in layout.onehot_spans:
-        np.testing.assert_array_equal(slots[span.start], encoded[:, span.start:span.stop].argmax(axis=1))
+    for k, span in enumerate(layout.onehot_spans):
+        np.testing.assert_array_equal(slots[:, k], encoded[:, span.start:span.stop].argmax(axis=1))
     # a non-contiguous view (every other row) reads the same as its copy
-    view = encoded[::2]
-    for start, codes in span_argmax(layout, view).items():
-        np.testing.assert_array_equal(codes, slots[start][::2])
+    np.testing.assert_array_equal(span_argmax(layout, encoded[::2]), slots[::2])
+
+
+def test_inverse_transform_reads_compact_rows_as_their_dense_matrix():
+    """Models hand compact rows (values and slots) to the decoder; decoding them gives the frame
+    their dense matrix gives, with the same random draws."""
+    from synthgan.transform.encoded import EncodedRows
+    from tests.conftest import make_mixed
+
+    frame = make_mixed()
+    transformer = DataTransformer().fit(frame, np.random.default_rng(0))
+    compact = transformer.encode(frame, np.random.default_rng(1))
+    assert isinstance(compact, EncodedRows)
+    from_compact = transformer.inverse_transform(compact, np.random.default_rng(2))
+    from_dense = transformer.inverse_transform(compact.dense(), np.random.default_rng(2))
+    pd.testing.assert_frame_equal(from_compact, from_dense)
+    np.testing.assert_array_equal(EncodedRows.from_dense(transformer.layout_, compact.dense()).slots, compact.slots)
 
 
 def test_merge_modes_joins_overlapping_components_by_their_moments_and_keeps_separated_ones_and_points():

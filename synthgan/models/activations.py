@@ -31,6 +31,18 @@ class SpanActivation:
         # encoded column of each conditional-vector entry (an index, not a dense 0/1 matrix, whose
         # condition_dim x dim floats would not fit memory for wide tables)
         self.condition_index = torch.as_tensor(layout.condition_index, device=device)
+        # the order for_decoding reads the output in: the tanh columns, then the one-hot spans of two
+        # or more slots grouped by width (spans of one width side by side)
+        widths = np.array([s.width for s in layout.onehot_spans], dtype=np.int64)
+        order, self.width_groups, first = [layout.tanh_index], [], 0
+        for width in np.unique(widths[widths > 1]):
+            members = np.flatnonzero(widths == width)
+            order.append((layout.onehot_start[members][:, None] + np.arange(width)).ravel())
+            self.width_groups.append((first, int(width), torch.as_tensor(members, device=device)))
+            first += int(width) * len(members)
+        self.values_order = layout.tanh_index
+        self.n_onehot = len(widths)
+        self.decode_order = torch.as_tensor(np.concatenate(order).astype(np.int64), device=device)
 
     def segment_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-softmax of ``logits`` (batch, dim) within each segment (tanh columns give 0)."""
@@ -56,19 +68,30 @@ class SpanActivation:
         soft = self.segment_log_softmax(logits / tau).exp()
         return torch.where(self.tanh_mask, torch.tanh(raw), soft)
 
-    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Rows ready to decode, in place of ``raw``: tanh scalars and, in every one-hot span,
-        ``raw`` plus Gumbel noise.
+    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampled rows in compact form from generator output whose columns are in
+        :attr:`decode_order` (``raw[:, decode_order]`` of the layout-ordered output; the generator
+        computes them in that order directly, see ``Generator.infer``): ``(values, slots)``, the
+        tanh of every scalar column (in ``layout.tanh_index`` order) and the slot each row draws in
+        every one-hot span (in ``layout.onehot_spans`` order), as :class:`EncodedRows` stores them.
 
-        The decoder reads a span by its argmax, and the argmax of ``raw + gumbel`` is the argmax of
-        the Gumbel-softmax at any temperature (a draw from the span's softmax), so sampling needs
-        neither the softmax nor the temperature (Gumbel-max trick).
+        A span's slot is the argmax of ``raw + gumbel``, which is the argmax of the Gumbel-softmax
+        at any temperature (a draw from the span's softmax), so sampling needs neither the softmax
+        nor the temperature (Gumbel-max trick). In decode order the spans of one width lie side
+        by side, so each width's argmax runs over a view, and noise is drawn only for spans of
+        two or more slots (a one-slot span always draws slot 0). ``raw`` is overwritten.
         """
-        scalars = torch.tanh(raw[:, self.tanh_mask])
-        noise = torch.rand(raw.shape, generator=generator, device=raw.device, dtype=raw.dtype)
-        raw.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel
-        raw[:, self.tanh_mask] = scalars
-        return raw
+        n_values = len(self.values_order)
+        values = torch.tanh(raw[:, :n_values])
+        slots = torch.zeros((len(raw), self.n_onehot), dtype=torch.int64, device=raw.device)
+        scores = raw[:, n_values:]
+        if scores.shape[1]:
+            noise = torch.rand(scores.shape, generator=generator, device=raw.device, dtype=raw.dtype)
+            scores.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel
+            for first, width, members in self.width_groups:
+                block = scores[:, first:first + width * len(members)].unflatten(1, (len(members), width))
+                slots[:, members] = block.argmax(dim=2)
+        return values, slots
 
     def condition_loss(self, raw: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the generated spans against the categories the rows were conditioned on.

@@ -24,6 +24,7 @@ from torch import nn
 from synthgan.layout import TableLayout
 from synthgan.params import Constraint
 from synthgan.streams import RandomStreams
+from synthgan.transform.encoded import EncodedRows
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,9 @@ class TabularModel(ABC):
         """The updates of one training step, in order."""
 
     @abstractmethod
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Rows for the given conditional vectors (one per vector row), ready to decode: scalar
-        columns as encoded values and one-hot spans as scores whose argmax is the sampled slot."""
+    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
+        """Rows for the given conditional vectors (one per vector row), ready to decode, in compact
+        form: each scalar column's encoded value and the slot drawn in each one-hot span."""
 
     @abstractmethod
     def weights(self) -> dict[str, torch.Tensor]:

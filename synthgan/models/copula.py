@@ -107,7 +107,7 @@ class GaussianCopulaModel(TabularModel):
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         n = len(condition)
         seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device).item())
         rng = np.random.default_rng(seed)
@@ -140,7 +140,7 @@ class GaussianCopulaModel(TabularModel):
             picked = order[np.minimum(np.searchsorted(cumulative, u[:, len(values) + i]),
                                       span.width - 1)]
             out[rows, span.start + picked] = 1.0
-        return torch.as_tensor(out, device=self.device)
+        return EncodedRows.from_dense(self.layout, out)
 
     # ------------------------------------------------------------------ state
     def _tensors(self) -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from synthgan.models.base import Batch, Phase, TabularModel, register_model
 from synthgan.models.networks import Critic, Generator, init_weights
 from synthgan.models.target import TargetLoss
 from synthgan.streams import RandomStreams
+from synthgan.transform.encoded import EncodedRows
 from synthgan.transform.modes import ModeState
 
 
@@ -245,9 +246,11 @@ class AdversarialModel(TabularModel):
 
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
-        return self.activation.for_decoding(self.generator.infer(noise), generator)
+        raw = self.generator.infer(noise, columns=self.activation.decode_order)
+        values, slots = self.activation.for_decoding(raw, generator)
+        return EncodedRows(self.layout, values.cpu().numpy(), slots.cpu().numpy())
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}

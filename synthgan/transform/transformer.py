@@ -177,19 +177,14 @@ class DataTransformer:
 
     def category_codes(self, encoded: np.ndarray | EncodedRows) -> np.ndarray:
         """Slot of each row in every condition span, shape ``(n_rows, n_condition_spans)``."""
-        if isinstance(encoded, EncodedRows):
-            return encoded.condition_codes()
-        spans = self.layout_.condition_spans
-        codes = np.zeros((encoded.shape[0], len(spans)), dtype=np.int64)
-        slots = span_argmax(self.layout_, encoded)
-        for k, span in enumerate(spans):
-            codes[:, k] = slots[span.start]
-        return codes
+        rows = encoded if isinstance(encoded, EncodedRows) else EncodedRows.from_dense(self.layout_, encoded)
+        return rows.condition_codes()
 
-    def fit_calibration(self, generated: Iterable[np.ndarray]) -> None:
+    def fit_calibration(self, generated: Iterable[EncodedRows]) -> None:
         """Set every calibrated column's generated grid from decode-ready generator output.
 
-        ``generated`` yields blocks of rows as the model's ``generate`` returns them, drawn as
+        ``generated`` yields blocks of rows as the model's ``generate`` returns them (compact
+        :class:`EncodedRows`), drawn as
         sampling draws them (unconditionally); the values each column decodes to, before
         calibration, give the generator's quantile grid (as many points as the training grid), so
         that decoding maps the generator's marginal onto the training one
@@ -200,8 +195,7 @@ class DataTransformer:
         decoded: dict[int, list[np.ndarray]] = {k: [] for k in targets}
         table = ModeTable(list(targets.values()))
         for block in generated:
-            values, missing = self._decode_numbers(table, list(targets), block, None, span_argmax(self.layout_, block),
-                                                   rounded=False)
+            values, missing = self._decode_numbers(table, list(targets), block, None, rounded=False)
             for row, k in enumerate(targets):
                 decoded[k].append(values[row][~missing[row]])
         for k, state in targets.items():
@@ -212,28 +206,29 @@ class DataTransformer:
             self.states_[k] = state
 
     # ------------------------------------------------------------------ decoding
-    def inverse_transform(self, encoded: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """Decode generator output (softmax spans are read by argmax) into a typed DataFrame.
+    def inverse_transform(self, encoded: np.ndarray | EncodedRows, rng: np.random.Generator) -> pd.DataFrame:
+        """Decode rows into a typed DataFrame: compact :class:`EncodedRows` (what a model's
+        ``generate`` returns), or a dense matrix whose softmax spans are read by argmax.
 
         The continuous columns are decoded together (:class:`ModeTable`), then the discrete ones
         in column order."""
+        rows = encoded if isinstance(encoded, EncodedRows) else EncodedRows.from_dense(self.layout_, encoded)
         columns = {}
-        slots = span_argmax(self.layout_, encoded)
         numbers = [k for k, state in enumerate(self.states_) if isinstance(state, ModeState)]
         table = self._mode_table(numbers)
-        values, missing = self._decode_numbers(table, numbers, encoded, rng, slots)
+        values, missing = self._decode_numbers(table, numbers, rows, rng)
         for row, k in enumerate(numbers):
             values[row][missing[row]] = np.nan
             columns[self.specs_[k].name] = restore_dtype(values[row], self.specs_[k])
         for spec, state in zip(self.specs_, self.states_):
             if isinstance(state, CategoryState):
                 span = {s.role: s for s in self.layout_.spans_of(spec.name)}["category"]
-                columns[spec.name] = restore_dtype(decode_categories(state, slots[span.start], rng), spec,
+                columns[spec.name] = restore_dtype(decode_categories(state, rows.slots_of(span), rng), spec,
                                                    state.all_levels)
         for spec in self.constants_:
-            columns[spec.name] = restore_dtype(np.empty(len(encoded)), spec)
+            columns[spec.name] = restore_dtype(np.empty(len(rows)), spec)
         for spec in self.generated_:
-            columns[spec.name] = self._generate(spec, len(encoded), rng, 0)
+            columns[spec.name] = self._generate(spec, len(rows), rng, 0)
         return pd.DataFrame({name: columns[name] for name in self.columns_})
 
     def _mode_table(self, numbers: list[int]) -> ModeTable:
@@ -246,17 +241,16 @@ class DataTransformer:
             self._table = ModeTable(states)
         return self._table
 
-    def _decode_numbers(self, table: ModeTable, numbers: list[int], encoded: np.ndarray,
-                        rng: np.random.Generator | None,
-                        slots: Mapping[int, np.ndarray], rounded: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _decode_numbers(self, table: ModeTable, numbers: list[int], encoded: EncodedRows,
+                        rng: np.random.Generator | None, rounded: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Decoded values and missing flags ``(columns, rows)`` of the continuous columns
-        ``numbers`` (``table``: their states; ``slots``: :func:`span_argmax` of ``encoded``); values
-        are rounded to each column's step if ``rounded`` (the calibration's grid is of the values
-        before rounding, as calibration comes before it)."""
-        spans = [{s.role: s for s in self.layout_.spans_of(self.specs_[k].name)} for k in numbers]
-        rows = len(encoded)
-        alpha = encoded[:, [role["value"].start for role in spans]].T.astype(np.float64)
-        mode = np.array([slots[role["mode"].start] for role in spans]).reshape(len(numbers), rows)
+        ``numbers`` (``table``: their states); values are rounded to each column's step if
+        ``rounded`` (the calibration's grid is of the values before rounding, as calibration comes
+        before it)."""
+        layout = self.layout_
+        spans = [{s.role: s for s in layout.spans_of(self.specs_[k].name)} for k in numbers]
+        alpha = encoded.values[:, [layout.value_column[role["value"].start] for role in spans]].T.astype(np.float64)
+        mode = encoded.slots[:, [layout.slot_column[role["mode"].start] for role in spans]].T
         values = table.decode(alpha, mode, rng)
         steps = np.array([self.specs_[k].step or 0.0 for k in numbers], dtype=np.float64)[:, None]
         stepped = (steps[:, 0] > 0) & rounded
@@ -266,7 +260,7 @@ class DataTransformer:
         missing = np.zeros(values.shape, dtype=bool)
         for row, role in enumerate(spans):
             if "missing" in role:
-                missing[row] = slots[role["missing"].start] == 1
+                missing[row] = encoded.slots_of(role["missing"]) == 1
         return values, missing
 
     def _generate(self, spec: ColumnSpec, n: int, rng: np.random.Generator, first: int) -> pd.Series:
@@ -329,30 +323,6 @@ class DataTransformer:
         if self.layout_ != self._build_layout():
             raise ValueError("stored layout does not match the stored column states")
         return self
-
-
-def span_argmax(layout: TableLayout, encoded: np.ndarray) -> dict[int, np.ndarray]:
-    """The slot each row picks in every one-hot span of ``encoded`` (its argmax, the first on ties),
-    keyed by the span's first column.
-
-    Spans of one width are read together, in one torch ``argmax`` over a gathered
-    ``(rows, spans, width)`` block, which runs on torch's threads: one call per distinct width
-    instead of one numpy call per span (kddcup99 has 40 one-hot spans, most of them mode spans).
-    """
-    spans = layout.onehot_spans
-    if not spans:
-        return {}
-    table = torch.from_numpy(np.ascontiguousarray(encoded))
-    slots: dict[int, np.ndarray] = {}
-    widths = np.array([s.width for s in spans])
-    starts = layout.onehot_start
-    for width in np.unique(widths):
-        first = starts[widths == width]
-        index = torch.from_numpy((first[:, None] + np.arange(width)).ravel())
-        picked = table.index_select(1, index).view(len(table), len(first), int(width)).argmax(dim=2).numpy()
-        for k, start in enumerate(first):
-            slots[int(start)] = picked[:, k]
-    return slots
 
 
 def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, max_modes: int,
