@@ -237,6 +237,14 @@ class SynthGAN(BaseEstimator):
         generator is taught the columns' dependence on every mode, not only on the categories.
         Only for conditional models; not with ``epsilon`` (a private release has no per-mode
         counts), where it is ignored.
+    learn_rounding : bool, default=True
+        Round each number column's outputs to the grid its training values were recorded on,
+        read from the data: whole numbers, a number of decimals (prices in cents: 0.01), or steps
+        such as 0.005, 0.25 or 10 (the greatest common step of the values at the fewest decimals,
+        at most six, that hold them all). Values that sit on a grid in the real table then sit on
+        it in the synthetic one too; off-grid values are a giveaway a classifier can learn. With
+        ``epsilon`` only whole numbers are detected (the grid is read from every value). False:
+        float columns are not rounded (integer columns always are).
     max_time : float or None, default=None
         Wall-clock budget in seconds for training; stops after the epoch that crosses it.
     validation_size : float or None, default=None
@@ -348,6 +356,7 @@ class SynthGAN(BaseEstimator):
         "numeric_encoding": P.one_of(("modes", "quantile")),
         "marginal_calibration": P.boolean(),
         "condition_on_modes": P.boolean(),
+        "learn_rounding": P.boolean(),
         "max_time": P.positive().or_none(),
         "validation_size": P.fraction().or_none(),
         "validation_every": P.integer(1),
@@ -380,7 +389,7 @@ class SynthGAN(BaseEstimator):
                  mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000,
                  numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, condition_on_modes: bool = False,
-                 max_time: float | None = None,
+                 learn_rounding: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
                  epsilon: float | None = None,
@@ -414,6 +423,7 @@ class SynthGAN(BaseEstimator):
         self.numeric_encoding = numeric_encoding
         self.marginal_calibration = marginal_calibration
         self.condition_on_modes = condition_on_modes
+        self.learn_rounding = learn_rounding
         self.max_time = max_time
         self.validation_size = validation_size
         self.validation_every = validation_every
@@ -769,7 +779,7 @@ class SynthGAN(BaseEstimator):
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
-                                      mode_separation=separation)
+                                      mode_separation=separation, learn_rounding=self.learn_rounding)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

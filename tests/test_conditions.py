@@ -81,3 +81,13 @@ def test_sample_remaining_columns_fills_in_the_rest(fitted):
         fitted.sample_remaining_columns(pd.DataFrame({"nope": [1]}))
     with pytest.raises(ConditionError, match="conditions must be a dict"):
         fitted.sample(5, conditions=known)
+
+
+def test_an_exact_value_off_a_columns_grid_is_refused():
+    frame = pd.DataFrame({"length": np.round(np.random.default_rng(0).integers(60, 140, 300) * 0.005, 3),
+                          "group": np.random.default_rng(1).choice(["a", "b"], 300)})
+    model = SynthGAN(**FAST).fit(frame)
+    assert model.transformer_.specs_[0].step == 0.005
+    with pytest.raises(ConditionError, match="not on column 'length''s grid .*steps of 0.005"):
+        model.sample(5, conditions={"length": 0.4512})
+    assert (model.sample(5, conditions={"length": (0.45, 0.5)})["length"].between(0.45, 0.5)).all()

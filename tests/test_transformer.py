@@ -550,3 +550,38 @@ def test_mode_table_decodes_every_column_as_decode_modes_does_with_the_same_rand
     np.testing.assert_allclose(uncalibrated.decode(alpha, mode),
                                [decode_modes(dataclasses.replace(s, generated=None), alpha[c], mode[c])
                                 for c, s in enumerate(states)], rtol=0, atol=1e-9)
+
+
+def test_recorded_step_reads_the_grid_values_lie_on():
+    from synthgan.transform.columns import recorded_step, step_decimals
+
+    rng = np.random.default_rng(0)
+    assert recorded_step(np.array([0.455, 0.35, 0.53, 0.44, 0.33, 0.425])) == 0.005  # abalone's lengths
+    assert recorded_step(np.array([0.75, 1.5, 2.25, 1.0, 3.0])) == 0.25
+    assert recorded_step(np.round(rng.uniform(0, 100, 500), 2)) == 0.01
+    assert recorded_step(np.array([1180.0, 2570.0, 770.0, 1960.0])) == 10.0
+    assert recorded_step(np.array([3.0, 7.0, 12.0])) == 1.0
+    assert recorded_step(rng.normal(size=500)) == 0.0  # measured floats: no grid
+    assert recorded_step(np.array([0.455, 0.35, 0.4551])) == 0.0001  # one finer value refines it
+    assert recorded_step(np.array([1e17, 3e17])) == 0.0  # beyond exact integers: not read
+    assert [step_decimals(s) for s in (0.005, 0.25, 0.01, 10.0, 1.0)] == [3, 2, 2, 0, 0]
+
+
+def test_outputs_keep_the_grid_a_float_column_was_recorded_on():
+    """A column recorded in steps of 0.005 decodes to exact multiples of 0.005 (the floats their
+    decimals read as); with learn_rounding=False, or under privacy, no decimal grid is read."""
+    from synthgan.transform.columns import detect_columns
+
+    rng = np.random.default_rng(0)
+    length = np.round(rng.normal(0.5, 0.1, 400) / 0.005) * 0.005
+    frame = pd.DataFrame({"length": np.round(length, 3), "weight": rng.gamma(2.0, 1.0, 400)})
+    transformer, encoded, rng = fit_transform(frame)
+    assert [spec.step for spec in transformer.specs_] == [0.005, 0.0]
+    noisy = encoded + np.random.default_rng(1).normal(0, 0.05, encoded.shape).astype(np.float32)
+    back = transformer.inverse_transform(noisy, rng)["length"]
+    grid = np.round(np.arange(0, 2, 0.005), 3)
+    assert back.isin(grid).all() and back.nunique() > 20
+    plain, encoded, rng = fit_transform(frame, learn_rounding=False)
+    assert [spec.step for spec in plain.specs_] == [0.0, 0.0]
+    assert not plain.inverse_transform(noisy, rng)["length"].isin(grid).all()
+    assert [spec.step for spec in detect_columns(frame, exact=False)] == [0.0, 0.0]

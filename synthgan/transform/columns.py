@@ -36,9 +36,10 @@ class ColumnSpec:
     has_nulls : bool
         Whether the training column held missing values.
     step : float
-        Resolution outputs are rounded to, in model units (1 for integers and whole-valued floats,
-        a day or a second in nanoseconds for datetimes stored at that resolution, 10**-d for
-        Decimal values with d places; 0 for none).
+        Resolution outputs are rounded to, in model units (1 for integers; for floats the grid
+        their values were recorded on, see :func:`recorded_step`; a day or a second in
+        nanoseconds for datetimes stored at that resolution, 10**-d for Decimal values with d
+        places; 0 for none).
     categories : tuple or None
         The declared categories of a ``category`` column, in their order (unused ones included).
     ordered : bool
@@ -86,6 +87,51 @@ def _datetime_step(nanoseconds: np.ndarray) -> float:
         if np.all(np.mod(nanoseconds, step) == 0):
             return float(step)
     return 0.0
+
+
+MAX_DECIMALS = 6
+_EXACT_INTEGER = 2.0**53
+
+
+def recorded_step(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> float:
+    """The grid finite ``values`` were recorded on: ``g / 10**d`` for the fewest decimals ``d`` (at
+    most ``max_decimals``) at which every value is a whole number of ``10**-d`` (to float precision),
+    ``g`` the greatest common divisor of those whole numbers. So 0.005 for lengths recorded in
+    steps of 5 thousandths, 0.25 for a quarter-step count, 0.01 for prices in cents, 10 for areas
+    recorded in tens, 1 for other whole numbers; 0.0 when no such grid exists (measured floats).
+    Read from every value: one value off the grid refines it (to its decimals) or removes it."""
+    if not len(values):
+        return 0.0
+    for decimals in range(max_decimals + 1):
+        scaled = values * 10.0**decimals
+        whole = np.round(scaled)
+        if np.abs(whole).max() >= _EXACT_INTEGER:
+            return 0.0
+        if np.all(np.abs(scaled - whole) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            divisor = int(np.gcd.reduce(np.abs(whole).astype(np.int64)))
+            return max(divisor, 1) / 10.0**decimals
+    return 0.0
+
+
+def step_decimals(step: float) -> int:
+    """The decimals of a grid step (3 for 0.005, 0 for 1 or 10): outputs are rounded to them last,
+    so that a value on the grid is the float its decimal reads as (0.455, not 0.45499999999999996)."""
+    for decimals in range(16):
+        scaled = step * 10.0**decimals
+        if abs(scaled - round(scaled)) <= 1e-9 * max(1.0, scaled):
+            return decimals
+    return 15
+
+
+def round_to_steps(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``values`` (columns, rows) rounded to each row's grid step in ``steps`` (columns, 1), every
+    step positive: the nearest multiple, then to the step's decimals."""
+    out = np.round(values / steps) * steps
+    for row, step in enumerate(steps[:, 0]):
+        decimals = step_decimals(float(step))
+        if decimals:
+            out[row] = np.round(out[row], decimals)
+    return out
 
 
 def continuous_values(series: pd.Series, kind: ColumnKind) -> np.ndarray:
@@ -222,7 +268,8 @@ _LARGEST = 1e150  # squares of larger numbers overflow float64
 
 
 def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = None,
-                   exact: bool = True, declared: Mapping[object, str | None] | None = None) -> list[ColumnSpec]:
+                   exact: bool = True, declared: Mapping[object, str | None] | None = None,
+                   learn_rounding: bool = True) -> list[ColumnSpec]:
     """Check a training table and decide the kind of each column.
 
     Parameters
@@ -239,6 +286,12 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
         Identifier kinds declared in metadata: ``"id"``, a personal-data kind (``"email"``,
         ``"phone"``, ``"name"``, ``"address"``, ``"text"``), or None for a column declared as
         anything else (never detected as an identifier).
+    learn_rounding : bool, default=True
+        Give each float column the grid its values were recorded on as its ``step``
+        (:func:`recorded_step`: a number of decimals, or steps such as 0.005 or 0.25); with
+        ``exact=False`` only whole numbers are detected (step 1), as the grid reads every value.
+        Integer columns get their grid too (at least 1). False: float columns get no step and
+        integer columns step 1.
 
     Returns
     -------
@@ -312,8 +365,12 @@ def detect_columns(df: pd.DataFrame, discrete_columns: Iterable[str] | None = No
             if pd.api.types.infer_dtype(series, skipna=True) == "decimal":
                 extra["decimals"] = _decimal_places(series)
                 step = 10.0 ** -extra["decimals"]
+            elif learn_rounding and exact:
+                step = max(recorded_step(values), 1.0) if kind == "integer" else recorded_step(values)
+            elif kind == "integer" or (learn_rounding and np.all(values == np.round(values))):
+                step = 1.0
             else:
-                step = 1.0 if kind == "integer" or np.all(values == np.round(values)) else 0.0
+                step = 0.0
             if kind == "integer" and np.abs(values).max() > 2**53:
                 logger.warning("column %r holds integers beyond 2**53; they are modelled at float64 precision",
                                name)

@@ -213,7 +213,11 @@ def _check_value(value: object, column: object, spec, state) -> None:
             raise ConditionError(f"value {value!r} never occurs in column {column!r}; "
                                  f"choose one of {shown}{' ...' if len(state.all_levels) > 20 else ''}")
     else:
-        _check_number(value, column, spec, state)
+        number = _check_number(value, column, spec, state)
+        if spec.step and not np.isclose(number / spec.step, round(number / spec.step), rtol=0, atol=1e-6):
+            raise ConditionError(f"value {value!r} is not on column {column!r}'s grid (its values were recorded "
+                                 f"in steps of {spec.step:g}), so it is never generated; choose a multiple of "
+                                 f"{spec.step:g} or a range")
         if not spec.step:
             raise ConditionError(f"column {column!r} is continuous, so an exact value such as {value!r} almost "
                                  f"never occurs; ask for a range instead, e.g. {{{column!r}: (low, high)}} or "

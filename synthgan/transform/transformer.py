@@ -20,7 +20,7 @@ from synthgan.layout import Span, TableLayout
 from synthgan.transform import identifiers
 from synthgan.transform.categories import (CategoryState, decode_categories, encode_categories,
                                            fit_categories)
-from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype
+from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype, round_to_steps
 from synthgan.transform.encoded import EncodedRows, slot_dtype
 from synthgan.transform.modes import ModeState, ModeTable, encode_modes, fit_modes, quantile_grid
 
@@ -55,12 +55,16 @@ class DataTransformer:
     mode_separation : float, optional
         Merge neighbouring mixture components whose Ashman's D is at most this into one mode
         (:func:`synthgan.transform.modes.merge_modes`); None keeps them all.
+    learn_rounding : bool, default=True
+        Round each number column's outputs to the grid its training values lie on (see
+        :func:`synthgan.transform.columns.detect_columns`).
     """
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
                  numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False,
-                 mode_separation: float | None = None):
+                 mode_separation: float | None = None, learn_rounding: bool = True):
         self.max_modes = max_modes
+        self.learn_rounding = learn_rounding
         self.mode_separation = mode_separation
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
@@ -84,7 +88,8 @@ class DataTransformer:
         """
         if private is not None and self.condition_modes:
             raise ValueError("condition_modes needs the exact path: a private release has no per-mode counts")
-        specs = detect_columns(df, discrete_columns, exact=private is None, declared=declared)
+        specs = detect_columns(df, discrete_columns, exact=private is None, declared=declared,
+                               learn_rounding=self.learn_rounding)
         release = private(df, specs, rng) if private is not None else None
         if release is not None:
             specs = list(release.specs)
@@ -255,7 +260,7 @@ class DataTransformer:
         steps = np.array([self.specs_[k].step or 0.0 for k in numbers], dtype=np.float64)[:, None]
         stepped = (steps[:, 0] > 0) & rounded
         if stepped.any():
-            values[stepped] = np.clip(np.round(values[stepped] / steps[stepped]) * steps[stepped],
+            values[stepped] = np.clip(round_to_steps(values[stepped], steps[stepped]),
                                       table.minimum[stepped], table.maximum[stepped])
         missing = np.zeros(values.shape, dtype=bool)
         for row, role in enumerate(spans):
@@ -291,7 +296,7 @@ class DataTransformer:
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
                        "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
                        "calibration": self.calibration, "condition_modes": self.condition_modes,
-                       "mode_separation": self.mode_separation},
+                       "mode_separation": self.mode_separation, "learn_rounding": self.learn_rounding},
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
