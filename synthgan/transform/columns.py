@@ -125,13 +125,11 @@ def step_decimals(step: float) -> int:
 
 def round_to_steps(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """``values`` (columns, rows) rounded to each row's grid step in ``steps`` (columns, 1), every
-    step positive: the nearest multiple, then to the step's decimals."""
-    out = np.round(values / steps) * steps
-    for row, step in enumerate(steps[:, 0]):
-        decimals = step_decimals(float(step))
-        if decimals:
-            out[row] = np.round(out[row], decimals)
-    return out
+    step positive: the nearest multiple ``k`` of a step ``g / 10**d`` is computed as
+    ``(k * g) / 10**d``, a whole number divided by a power of ten, which is the float the decimal
+    reads as (0.455 rather than 91 * 0.005 = 0.45499999999999996)."""
+    scale = 10.0 ** np.array([step_decimals(float(step)) for step in steps[:, 0]])[:, None]
+    return np.rint(values / steps) * np.round(steps * scale) / scale
 
 
 def continuous_values(series: pd.Series, kind: ColumnKind) -> np.ndarray:
@@ -166,11 +164,15 @@ def _integer_limits(dtype) -> tuple[float, float] | None:
 def restore_dtype(values: np.ndarray, spec: ColumnSpec, levels: tuple = ()) -> pd.Series:
     """Series of ``spec.dtype`` from decoded values (floats for continuous kinds, objects otherwise)."""
     if spec.constant:
-        repeated = [spec.value] * len(values)
         if spec.categories is not None:
-            return pd.Series(pd.Categorical(repeated, categories=list(spec.categories), ordered=spec.ordered),
-                             name=spec.name)
-        return pd.Series(repeated, name=spec.name, dtype=object).astype(pd.api.types.pandas_dtype(spec.dtype))
+            return pd.Series(pd.Categorical([spec.value] * len(values), categories=list(spec.categories),
+                                            ordered=spec.ordered), name=spec.name)
+        dtype = pd.api.types.pandas_dtype(spec.dtype)
+        if isinstance(dtype, np.dtype) and dtype.kind in "biuf" and spec.value is not None:
+            return pd.Series(np.full(len(values), spec.value, dtype=dtype), name=spec.name)
+        repeated = np.empty(len(values), dtype=object)  # filled, not built from a list: a list is copied item by item
+        repeated[:] = [spec.value]
+        return pd.Series(repeated, name=spec.name, dtype=object).astype(dtype)
     if spec.decimals is not None:
         out = np.empty(len(values), dtype=object)
         for i, v in enumerate(values):
