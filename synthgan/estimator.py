@@ -242,7 +242,7 @@ class SynthGAN(BaseEstimator):
         read from the data: whole numbers, a number of decimals (prices in cents: 0.01), or steps
         such as 0.005, 0.25 or 10 (the greatest common step of the values at the fewest decimals,
         at most six, that hold them all). Values that sit on a grid in the real table then sit on
-        it in the synthetic one too; off-grid values are a giveaway a classifier can learn. With
+        it in the synthetic one too (a column of 1.5 or 2 floors never gets 1.62). With
         ``epsilon`` only whole numbers are detected (the grid is read from every value). False:
         float columns are not rounded (integer columns always are).
     max_time : float or None, default=None

@@ -115,7 +115,7 @@ def recorded_step(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> float
 
 def step_decimals(step: float) -> int:
     """The decimals of a grid step (3 for 0.005, 0 for 1 or 10): outputs are rounded to them last,
-    so that a value on the grid is the float its decimal reads as (0.455, not 0.45499999999999996)."""
+    so that a value on the grid is the float its decimal reads as (0.175, not 0.17500000000000002)."""
     for decimals in range(16):
         scaled = step * 10.0**decimals
         if abs(scaled - round(scaled)) <= 1e-9 * max(1.0, scaled):
@@ -127,7 +127,7 @@ def round_to_steps(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """``values`` (columns, rows) rounded to each row's grid step in ``steps`` (columns, 1), every
     step positive: the nearest multiple ``k`` of a step ``g / 10**d`` is computed as
     ``(k * g) / 10**d``, a whole number divided by a power of ten, which is the float the decimal
-    reads as (0.455 rather than 91 * 0.005 = 0.45499999999999996)."""
+    reads as (0.175 rather than 35 * 0.005 = 0.17500000000000002)."""
     scale = 10.0 ** np.array([step_decimals(float(step)) for step in steps[:, 0]])[:, None]
     return np.rint(values / steps) * np.round(steps * scale) / scale
 

@@ -100,10 +100,6 @@ class EncodedRows:
         """The hot slot of one one-hot span in every row."""
         return self.slots[:, self.layout.slot_column[span.start]]
 
-    def values_of(self, span: Span) -> np.ndarray:
-        """The value of one tanh span in every row."""
-        return self.values[:, self.layout.value_column[span.start]]
-
     def condition_codes(self) -> np.ndarray:
         """Slot of each row in every condition span, shape ``(n_rows, n_condition_spans)``."""
         codes = [self.slots_of(span) for span in self.layout.condition_spans]

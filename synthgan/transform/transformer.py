@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pandas as pd
-import torch
 
 from synthgan.errors import DataError
 from synthgan.layout import Span, TableLayout
@@ -189,8 +188,8 @@ class DataTransformer:
         """Set every calibrated column's generated grid from decode-ready generator output.
 
         ``generated`` yields blocks of rows as the model's ``generate`` returns them (compact
-        :class:`EncodedRows`), drawn as
-        sampling draws them (unconditionally); the values each column decodes to, before
+        :class:`EncodedRows`), drawn as sampling draws them (unconditionally); the values each
+        column decodes to, before
         calibration, give the generator's quantile grid (as many points as the training grid), so
         that decoding maps the generator's marginal onto the training one
         (:meth:`ModeState.calibrate`).
