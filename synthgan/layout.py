@@ -93,6 +93,18 @@ class TableLayout:
         return np.array([s.start for s in self.onehot_spans], dtype=np.int64)
 
     @cached_property
+    def onehot_groups(self) -> tuple[tuple[int, np.ndarray, np.ndarray], ...]:
+        """The one-hot spans of two or more slots grouped by width, ascending: ``(width, members,
+        columns)``, with ``members`` the spans' positions among ``onehot_spans`` and ``columns``
+        their encoded columns, span after span (a one-slot span always holds slot 0)."""
+        widths = np.array([s.width for s in self.onehot_spans], dtype=np.int64)
+        groups = []
+        for width in np.unique(widths[widths > 1]):
+            members = np.flatnonzero(widths == width)
+            groups.append((int(width), members, (self.onehot_start[members][:, None] + np.arange(width)).ravel()))
+        return tuple(groups)
+
+    @cached_property
     def slot_column(self) -> dict[int, int]:
         """For each one-hot span (keyed by its first column), its position among ``onehot_spans``:
         its column in a compact row's slots."""

@@ -35,6 +35,13 @@ def _key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
+def numpy_from_torch(generator: torch.Generator) -> np.random.Generator:
+    """A numpy Generator seeded by one draw of ``generator``, for numpy work in a step that is
+    handed a torch generator (a model's sampling)."""
+    return np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator,
+                                                   device=generator.device).item()))
+
+
 def root_entropy(random_state: int | np.random.Generator | None) -> int:
     """The root entropy for ``random_state``: the int itself, one draw from a Generator, or fresh entropy."""
     if isinstance(random_state, np.random.Generator):

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from synthgan.layout import TableLayout
+from synthgan.streams import numpy_from_torch
+from synthgan.transform.encoded import first_max
 
 _EPS = 1e-20
 
@@ -21,8 +23,7 @@ def _uniform(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor
     (which fills float32 about twice as fast as torch's CPU generator), elsewhere on its device."""
     if generator.device.type != "cpu":
         return torch.rand(shape, generator=generator, device=generator.device)
-    seed = int(torch.randint(2**62, (1,), generator=generator))
-    return torch.from_numpy(np.random.default_rng(seed).random(shape, dtype=np.float32))
+    return torch.from_numpy(numpy_from_torch(generator).random(shape, dtype=np.float32))
 
 
 class SpanActivation:
@@ -42,15 +43,13 @@ class SpanActivation:
         self.condition_index = torch.as_tensor(layout.condition_index, device=device)
         # the order for_decoding reads the output in: the tanh columns, then the one-hot spans of two
         # or more slots grouped by width (spans of one width side by side)
-        widths = np.array([s.width for s in layout.onehot_spans], dtype=np.int64)
         order, self.width_groups, first = [layout.tanh_index], [], 0
-        for width in np.unique(widths[widths > 1]):
-            members = np.flatnonzero(widths == width)
-            order.append((layout.onehot_start[members][:, None] + np.arange(width)).ravel())
-            self.width_groups.append((first, int(width), torch.as_tensor(members, device=device)))
-            first += int(width) * len(members)
+        for width, members, columns in layout.onehot_groups:
+            order.append(columns)
+            self.width_groups.append((first, width, torch.as_tensor(members, device=device)))
+            first += width * len(members)
         self.values_order = layout.tanh_index
-        self.n_onehot = len(widths)
+        self.n_onehot = len(layout.onehot_spans)
         self.decode_order = torch.as_tensor(np.concatenate(order).astype(np.int64), device=device)
 
     def segment_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
@@ -99,9 +98,7 @@ class SpanActivation:
             scores.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel
             for first, width, members in self.width_groups:
                 block = scores[:, first:first + width * len(members)].unflatten(1, (len(members), width))
-                # the argmax of two is a comparison (ties: the first), several times faster than
-                # torch's argmax over a short last axis
-                slots[:, members] = (block[..., 1] > block[..., 0]).long() if width == 2 else block.argmax(dim=2)
+                slots[:, members] = first_max(block)
         return values, slots
 
     def condition_loss(self, raw: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:

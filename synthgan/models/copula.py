@@ -28,7 +28,7 @@ from torch import nn
 
 from synthgan.layout import TableLayout
 from synthgan.models.base import Phase, TabularModel, register_model
-from synthgan.streams import RandomStreams
+from synthgan.streams import RandomStreams, numpy_from_torch
 from synthgan.transform.columns import continuous_values
 from synthgan.transform.encoded import EncodedRows
 from synthgan.transform.modes import ModeState, encode_modes
@@ -109,8 +109,7 @@ class GaussianCopulaModel(TabularModel):
     @torch.no_grad()
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         n = len(condition)
-        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device).item())
-        rng = np.random.default_rng(seed)
+        rng = numpy_from_torch(generator)
         correlation = self.correlation.cpu().numpy()
         k = len(correlation)
         z = rng.standard_normal((n, k)) @ np.linalg.cholesky(correlation).T if k else np.zeros((n, 0))

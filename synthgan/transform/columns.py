@@ -93,6 +93,20 @@ MAX_DECIMALS = 6
 _EXACT_INTEGER = 2.0**53
 
 
+def _decimals_holding(values: np.ndarray, max_decimals: int) -> int | None:
+    """The fewest decimals ``d`` (at most ``max_decimals``) at which every value is a whole number
+    of ``10**-d``, to float precision and below 2**53 (where floats hold every whole number); None
+    if there are none."""
+    for decimals in range(max_decimals + 1):
+        scaled = values * 10.0**decimals
+        whole = np.round(scaled)
+        if np.abs(whole).max() >= _EXACT_INTEGER:
+            return None
+        if np.all(np.abs(scaled - whole) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return decimals
+    return None
+
+
 def recorded_step(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> float:
     """The grid finite ``values`` were recorded on: ``g / 10**d`` for the fewest decimals ``d`` (at
     most ``max_decimals``) at which every value is a whole number of ``10**-d`` (to float precision),
@@ -100,27 +114,18 @@ def recorded_step(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> float
     steps of 5 thousandths, 0.25 for a quarter-step count, 0.01 for prices in cents, 10 for areas
     recorded in tens, 1 for other whole numbers; 0.0 when no such grid exists (measured floats).
     Read from every value: one value off the grid refines it (to its decimals) or removes it."""
-    if not len(values):
+    decimals = _decimals_holding(values, max_decimals) if len(values) else None
+    if decimals is None:
         return 0.0
-    for decimals in range(max_decimals + 1):
-        scaled = values * 10.0**decimals
-        whole = np.round(scaled)
-        if np.abs(whole).max() >= _EXACT_INTEGER:
-            return 0.0
-        if np.all(np.abs(scaled - whole) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            divisor = int(np.gcd.reduce(np.abs(whole).astype(np.int64)))
-            return max(divisor, 1) / 10.0**decimals
-    return 0.0
+    divisor = int(np.gcd.reduce(np.abs(np.round(values * 10.0**decimals)).astype(np.int64)))
+    return max(divisor, 1) / 10.0**decimals
 
 
 def step_decimals(step: float) -> int:
     """The decimals of a grid step (3 for 0.005, 0 for 1 or 10): outputs are rounded to them last,
     so that a value on the grid is the float its decimal reads as (0.175, not 0.17500000000000002)."""
-    for decimals in range(16):
-        scaled = step * 10.0**decimals
-        if abs(scaled - round(scaled)) <= 1e-9 * max(1.0, scaled):
-            return decimals
-    return 15
+    decimals = _decimals_holding(np.array([step], dtype=np.float64), 15)
+    return 15 if decimals is None else decimals
 
 
 def round_to_steps(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
