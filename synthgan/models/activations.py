@@ -48,7 +48,7 @@ class SpanActivation:
             order.append(columns)
             self.width_groups.append((first, width, torch.as_tensor(members, device=device)))
             first += width * len(members)
-        self.values_order = layout.tanh_index
+        self.n_values = len(layout.tanh_index)
         self.n_onehot = len(layout.onehot_spans)
         self.decode_order = torch.as_tensor(np.concatenate(order).astype(np.int64), device=device)
 
@@ -89,7 +89,7 @@ class SpanActivation:
         by side, so each width's argmax runs over a view, and noise is drawn only for spans of
         two or more slots (a one-slot span always draws slot 0). ``raw`` is overwritten.
         """
-        n_values = len(self.values_order)
+        n_values = self.n_values
         values = torch.tanh(raw[:, :n_values])
         slots = torch.zeros((len(raw), self.n_onehot), dtype=torch.int64, device=raw.device)
         scores = raw[:, n_values:]
