@@ -114,8 +114,9 @@ class GaussianCopulaModel(TabularModel):
         k = len(correlation)
         z = rng.standard_normal((n, k)) @ np.linalg.cholesky(correlation).T if k else np.zeros((n, 0))
         u = np.clip(stats.norm.cdf(z), _EDGE, 1 - _EDGE)
-        out = np.zeros((n, self.layout.dim), dtype=np.float32)
-        rows = np.arange(n)
+        layout = self.layout
+        encoded = np.zeros((n, len(layout.tanh_index)), dtype=np.float32)
+        slots = np.zeros((n, len(layout.onehot_spans)), dtype=np.int64)
         states = dict(zip([s.name for s in self.transformer.specs_], self.transformer.states_))
         quantiles, missing = self.quantiles.cpu().numpy(), self.missing.cpu().numpy()
         grid = np.linspace(0, 1, QUANTILES)
@@ -126,10 +127,10 @@ class GaussianCopulaModel(TabularModel):
             absent = u[:, j] > 1.0 - missing[j]
             drawn = np.interp(u[:, j] / max(1.0 - missing[j], _EDGE), grid, quantiles[j])
             alpha, mode = encode_modes(state, drawn, rng)
-            out[:, span.start] = np.where(absent, 0.0, alpha)
-            out[rows, spans["mode"].start + mode] = 1.0
+            encoded[:, layout.value_column[span.start]] = np.where(absent, 0.0, alpha)
+            slots[:, layout.slot_column[spans["mode"].start]] = mode
             if "missing" in spans:
-                out[rows, spans["missing"].start + absent.astype(np.int64)] = 1.0
+                slots[:, layout.slot_column[spans["missing"].start]] = absent
         probs, offset = self.slot_probs.cpu().numpy(), 0
         for i, span in enumerate(_category_spans(self.layout)):
             p = probs[offset:offset + span.width]
@@ -138,8 +139,8 @@ class GaussianCopulaModel(TabularModel):
             cumulative = np.cumsum(p[order])
             picked = order[np.minimum(np.searchsorted(cumulative, u[:, len(values) + i]),
                                       span.width - 1)]
-            out[rows, span.start + picked] = 1.0
-        return EncodedRows.from_dense(self.layout, out)
+            slots[:, layout.slot_column[span.start]] = picked
+        return EncodedRows(layout, encoded, slots)
 
     # ------------------------------------------------------------------ state
     def _tensors(self) -> dict[str, torch.Tensor]:

@@ -189,9 +189,8 @@ class DataTransformer:
 
         ``generated`` yields blocks of rows as the model's ``generate`` returns them (compact
         :class:`EncodedRows`), drawn as sampling draws them (unconditionally); the values each
-        column decodes to, before
-        calibration, give the generator's quantile grid (as many points as the training grid), so
-        that decoding maps the generator's marginal onto the training one
+        column decodes to, before calibration, give the generator's quantile grid (as many points
+        as the training grid), so that decoding maps the generator's marginal onto the training one
         (:meth:`ModeState.calibrate`).
         """
         targets = {k: dataclasses.replace(state, generated=None) for k, state in enumerate(self.states_)
