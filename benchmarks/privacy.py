@@ -14,7 +14,8 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run`` (split 
   ``discriminator_dropout=P`` (every combination with the generator steps is a system);
 - ``synthgan-dp-NAME`` (with ``--variant NAME=key:value;key:value``): the default private GAN with
   those ``SynthGAN`` parameters, e.g. ``--variant 'critic64=discriminator_dim:64,64'`` (a value with
-  a comma is a tuple of numbers; ``epochs`` there replaces ``--epochs``; one system per ``--variant``,
+  a comma is a tuple of numbers; ``@target`` is the dataset's target column, e.g. ``--variant
+  'target=target:@target'``; ``epochs`` there replaces ``--epochs``; one system per ``--variant``,
   at every epsilon);
 - ``private-marginals``: independent columns from the same private column statistics with the whole
   budget (``benchmarks.baselines.PrivateMarginals``), at every epsilon;
@@ -47,6 +48,7 @@ from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
 METRICS = ("quality", "tstr", "mia_auc", "detection_auc")
+TARGET_VALUE = "@target"  # in a --variant: the dataset's target column
 
 
 def _done(path: Path) -> set[tuple]:
@@ -78,8 +80,9 @@ def run(args: argparse.Namespace) -> None:
                 privacy: dict = {}
                 if private_params is not None:  # a private GAN
                     epochs = {} if args.epochs is None else {"epochs": args.epochs}
+                    given = {k: TARGETS[name] if v == TARGET_VALUE else v for k, v in private_params.items()}
                     model = SynthGAN(epsilon=float(epsilon), random_state=seed, verbose=False,
-                                     **{**epochs, **private_params}).fit(train)
+                                     **{**epochs, **given}).fit(train)
                     privacy = model.privacy_
                     dp_seconds.append(model.timings_["training_s"])
                 elif system == "private-marginals":
@@ -117,7 +120,8 @@ def _dp_system(generator_steps: int, dropout: float | None = None) -> str:
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
-    """``NAME=key:value;key:value`` -> (NAME, {key: value}); a value with a comma is a tuple of numbers."""
+    """``NAME=key:value;key:value`` -> (NAME, {key: value}); a value with a comma is a tuple of numbers,
+    ``@target`` stands for the dataset's target column."""
     label, sep, body = text.partition("=")
     if not sep or not label or not body:
         raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME=key:value;key:value")
@@ -130,7 +134,10 @@ def parse_variant(text: str) -> tuple[str, dict]:
         key, sep, value = item.partition(":")
         if not sep:
             raise argparse.ArgumentTypeError(f"--variant {text!r}: {item!r} is not key:value")
-        params[key.strip()] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
+        if value == TARGET_VALUE:
+            params[key.strip()] = value
+        else:
+            params[key.strip()] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
     return label, params
 
 

@@ -227,7 +227,9 @@ def _privacy_line(privacy: dict) -> str:
             f"(statistics {privacy['epsilon_statistics']:.3f}, training {privacy['epsilon_training']:.3f}), "
             f"delta {privacy['delta']:.3g}; {privacy['steps']} critic steps, noise multiplier "
             f"{privacy['noise_multiplier']:.3f}, sampling rate {privacy['sample_rate']:.4g}, per-row clip "
-            f"{privacy['max_grad_norm']:g}")
+            f"{privacy['max_grad_norm']:g}"
+            + (f"; {privacy['target_steps']} target predictor steps, noise multiplier "
+               f"{privacy['target_noise_multiplier']:.3f}" if "target_steps" in privacy else ""))
 
 
 @main.command()

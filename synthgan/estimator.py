@@ -57,6 +57,10 @@ _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on
                "mode_separation": None}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
+# With target and epsilon: the share of DP-SGD's epsilon that sets the target predictor's noise (the
+# critic's sets the rest). A quarter: the predictor is one small classifier, the critic has the
+# whole joint distribution to learn. Chosen before any measurement, not tuned.
+PRIVATE_TARGET_SHARE = 0.25
 # parameters whose default is "auto": (value without privacy, value with epsilon). Under DP-SGD the
 # noise is added to the whole critic's clipped gradient, so a narrower critic gets more signal per
 # unit of noise, and more steps cost little extra noise (benchmarks/README.md, "Differential privacy")
@@ -191,8 +195,10 @@ class SynthGAN(BaseEstimator):
         task the synthetic rows are for). A small network then learns from real rows to predict it
         from the other columns, and the generator is also trained to make that prediction hold in
         its own rows (an auxiliary target loss, as in CTAB-GAN+; :mod:`synthgan.models.target`).
-        It aims at train-on-synthetic, test-on-real utility. Not with ``epsilon`` (the predictor
-        reads real rows outside DP-SGD) nor with the one-pass ``copula``.
+        It aims at train-on-synthetic, test-on-real utility. With ``epsilon`` the predictor is
+        trained with DP-SGD too, its noise set by a quarter of the training budget
+        (the accountant composes it with the critic's), and the target must be discrete. Not with the one-pass
+        ``copula``.
     target_weight : float, default=1.0
         Weight of the auxiliary target loss in the generator's loss.
     log_frequency : bool, default=True
@@ -333,7 +339,8 @@ class SynthGAN(BaseEstimator):
         With ``epsilon``: ``epsilon`` (spent in all), ``delta``, ``target_epsilon``, the split
         (``epsilon_statistics``, ``epsilon_training``, ``delta_statistics``, ``delta_training``),
         ``noise_multiplier``, ``max_grad_norm``, ``steps``, ``sample_rate``, ``accountant`` and
-        ``unit``. None without privacy.
+        ``unit``; with ``target``, also the target predictor's ``target_noise_multiplier`` and
+        ``target_steps`` (``epsilon_training`` composes both networks). None without privacy.
 
     Examples
     --------
@@ -467,9 +474,6 @@ class SynthGAN(BaseEstimator):
             able = [name for name in model_names() if "private" in model_class(name).capabilities]
             raise SynthGANError(f"model={self.model!r} cannot be trained with differential privacy (epsilon); "
                                 f"use model={able[0]!r}" if able else "no registered model trains privately")
-        if self.target is not None:
-            raise SynthGANError("target cannot be used with epsilon: its predictor is trained on real rows outside "
-                                "DP-SGD, which the privacy guarantee does not cover; leave target=None")
         if self.precision != "float32":
             raise SynthGANError(f"precision={self.precision!r} cannot be used with epsilon: opacus computes the "
                                 "per-sample gradients that DP-SGD clips in float32; leave precision='float32'")
@@ -586,6 +590,11 @@ class SynthGAN(BaseEstimator):
             raise DataError(f"target column {self.target!r} is not learned by the model (it is constant, generated "
                             "fresh as an identifier or personal data, or merged by a constraint); name it in "
                             "discrete_columns to model it, or leave target=None")
+        if self.target is not None and budget is not None and \
+                not any(span.role == "category" for span in transformer.layout_.spans_of(self.target)):
+            raise DataError(f"target column {self.target!r} is a number; with epsilon the target must be discrete "
+                            f"(its predictor's reference is its own predicted distribution): name it in "
+                            "discrete_columns if its values are classes, or leave target=None")
         codes = transformer.category_codes(encoded)
         if budget is None:
             counts = exact_condition_counts(codes, transformer)
@@ -616,8 +625,9 @@ class SynthGAN(BaseEstimator):
                                             for first in range(0, total, _SAMPLE_CHUNK_ROWS))
             if budget is not None:
                 privacy = self._privacy_report(budget, transformer, strategy)
-                for record in history:  # the critic's loss is measured on real rows without noise
+                for record in history:  # these losses are measured on real rows without noise
                     record.pop("critic_loss", None)
+                    record.pop("target_loss", None)
         self.timings_ = {"transformer_fit_s": transformer_seconds, "training_s": time.perf_counter() - started}
         self.privacy_ = privacy
 
@@ -659,9 +669,8 @@ class SynthGAN(BaseEstimator):
             strategy = DPStrategy(epsilon=budget.training_epsilon, delta=budget.training_delta,
                                   max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
                                   planned_steps=planned, noise_multiplier=self.noise_multiplier,
-                                  generator=secret.torch("privacy", device))
-            logger.info("private training: noise multiplier %.3f, sampling rate %.4g, up to %d critic steps",
-                        strategy.noise_multiplier, rate, strategy.allowed)
+                                  generator=secret.torch("privacy", device),
+                                  shares={"target": PRIVATE_TARGET_SHARE} if model.predictor is not None else None)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
         trainer = Trainer(model, batches, TrainingPlan(self._effective("epochs"), batch_rows),
@@ -670,6 +679,9 @@ class SynthGAN(BaseEstimator):
         if checkpoint is not None:
             self._check_resumable(checkpoint, describe(), ctx)
             trainer.load_state_dict(checkpoint)
+        if isinstance(strategy, DPStrategy):  # its noise is set when the trainer sets it up
+            logger.info("private training: noise multiplier %.3f, sampling rate %.4g, up to %d critic steps",
+                        strategy.noise_multiplier, strategy.sample_rate, strategy.allowed)
         logger.info("fitting %s on %d rows x %d columns (%d encoded) on %s",
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()

@@ -232,5 +232,6 @@ def test_privacy_variant_names_a_system_and_its_parameters():
     assert parse_variant("critic64=discriminator_dim:64,64;discriminator_lr:1e-3") == (
         "critic64", {"discriminator_dim": (64, 64), "discriminator_lr": 1e-3})
     assert parse_variant("g3=generator_steps:3") == ("g3", {"generator_steps": 3})
+    assert parse_variant("target=target:@target") == ("target", {"target": "@target"})  # the dataset's target
     with pytest.raises(argparse.ArgumentTypeError, match="key:value"):
         parse_variant("bad=discriminator_dim")

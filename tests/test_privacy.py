@@ -18,11 +18,12 @@ import synthgan.estimator as estimator_module
 import synthgan.transform.columns as columns_module
 import synthgan.transform.transformer as transformer_module
 from synthgan import SynthGAN, SynthGANError
-from synthgan.cli import main
+from synthgan.cli import _privacy_line, main
 from synthgan.conditional import ConditionSampler
 from synthgan.errors import DataError
 from synthgan.models.base import Batch, Phase
 from synthgan.privacy import DPStrategy, release_statistics, training_epsilon
+from synthgan.privacy.accounting import composed_epsilon
 from synthgan.training.batches import PoissonBatchSampler
 from synthgan.transform.columns import detect_columns
 
@@ -64,6 +65,26 @@ def test_reported_epsilon_is_opacus_accountant_for_the_steps_and_noise_used():
     assert p["delta"] == pytest.approx(1e-5) and p["unit"] == "row"
     assert (p["pac"], p["loss"]) == (1, "bce") and model.model_.config.pac == 1
     assert "critic_loss" not in model.history_  # measured on real rows without noise: not kept
+
+
+def test_a_private_target_predictor_is_trained_by_dp_sgd_and_composed_in_the_accountant():
+    model = quiet_fit(SynthGAN(epochs=2, epsilon=3.0, target="group", **SMALL), table())
+    p = model.privacy_
+    assert p["target_steps"] == p["steps"] == 2 * (2000 // 100)  # one private predictor update per step
+    accountant = RDPAccountant()
+    accountant.history = [(p["noise_multiplier"], p["sample_rate"], p["steps"]),
+                          (p["target_noise_multiplier"], p["sample_rate"], p["target_steps"])]
+    assert p["epsilon_training"] == pytest.approx(accountant.get_epsilon(p["delta_training"]), rel=1e-9)
+    assert 2.9 < p["epsilon"] <= 3.0 + 1e-9  # both noises are set so that the two compose to the budget
+    assert p["target_noise_multiplier"] > p["noise_multiplier"]  # a quarter of the budget: more noise
+    assert "target_loss" not in model.history_  # measured on real rows without noise: not kept
+    assert f"{p['target_steps']} target predictor steps" in _privacy_line(p)  # what the CLI prints
+    generator = next(phase for phase in model.model_.phases() if phase.name == "generator")
+    dim, width = model.model_.layout.dim, model.model_.condition_dim
+    condition = torch.zeros(8, width)
+    condition[:, 0] = 1.0
+    poisoned = Batch(torch.full((8, dim), float("nan")), torch.full((8, width), float("nan")), condition)
+    assert torch.isfinite(generator.loss(poisoned))  # the generator's target term reads no real row
 
 
 AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode_separation")
@@ -194,6 +215,50 @@ def test_strategy_refuses_an_update_past_the_budget():
     assert strategy.finished
     with pytest.raises(RuntimeError, match="past the budget"):
         strategy.run(model.phases()[0], Batch(real, empty, empty))
+
+
+class _TwoNetworks(_OneNetwork):
+    """``critic`` and ``target``, each with the loss of _OneNetwork, the critic updated twice a step."""
+
+    def __init__(self):
+        super().__init__()
+        self.other = _Linear()
+
+    def networks(self):
+        return {"critic": self.net, "target": self.other}
+
+    def configure_optimizers(self):
+        return {"critic": torch.optim.SGD(self.net.parameters(), lr=1.0),
+                "target": torch.optim.SGD(self.other.parameters(), lr=1.0)}
+
+    def phases(self):
+        return (Phase("critic", lambda batch: self.net(batch.real).sum(), repeats=2),
+                Phase("target", lambda batch: self.other(batch.real).sum()))
+
+
+def test_two_private_networks_compose_to_the_budget_and_stop_together():
+    model = _TwoNetworks()
+    strategy = DPStrategy(epsilon=1.0, delta=1e-5, max_grad_norm=1.0, sample_rate=0.1, expected_batch_size=2,
+                          planned_steps=40, shares={"target": 0.25})
+    strategy.setup(model)
+    critic, target = strategy.private["critic"], strategy.private["target"]
+    planned = [(critic.noise_multiplier, 0.1, 40), (target.noise_multiplier, 0.1, 20)]
+    assert 0.97 < composed_epsilon(planned, 1e-5) <= 1.0  # the planned steps spend the budget
+    assert target.noise_multiplier > critic.noise_multiplier
+    rounds = critic.allowed // 2
+    assert (critic.allowed, target.allowed) == (2 * rounds, rounds) and rounds >= 20
+    assert composed_epsilon([(critic.noise_multiplier, 0.1, 2 * rounds + 2),
+                             (target.noise_multiplier, 0.1, rounds + 1)], 1e-5) > 1.0  # one more round: over
+    real, empty = torch.ones(2, 3), torch.zeros(2, 0)
+    for _ in range(rounds):
+        for phase in model.phases():
+            for _ in range(phase.repeats):
+                strategy.run(phase, Batch(real, empty, empty))
+    assert strategy.finished and strategy.report()["target_steps"] == rounds
+    assert strategy.spent() == pytest.approx(composed_epsilon([(critic.noise_multiplier, 0.1, 2 * rounds),
+                                                               (target.noise_multiplier, 0.1, rounds)], 1e-5))
+    with pytest.raises(RuntimeError, match="'target' past the budget"):
+        strategy.run(model.phases()[1], Batch(real, empty, empty))
 
 
 def test_poisson_batches_include_each_row_independently_with_its_own_category():

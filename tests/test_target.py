@@ -38,6 +38,28 @@ def test_the_predictor_never_reads_the_target_columns(mixed):
         assert sorted(own | set(loss.features.tolist())) == list(range(layout.dim))
 
 
+def test_without_real_rows_the_generator_term_stops_at_the_predicted_entropy(mixed):
+    transformer = _fitted(mixed)
+    loss = TargetLoss(transformer.layout_, "group", None, torch.device("cpu"))
+    torch.manual_seed(0)
+    predictor = loss.build()
+    rows = torch.as_tensor(transformer.transform(mixed, np.random.default_rng(1)))
+    part = loss.parts[0]
+    with torch.no_grad():
+        predictor.body[-1].weight.mul_(50)  # a confident predictor, as a trained one is
+        predicted = torch.softmax(predictor(rows[:, loss.features]), dim=1)
+    as_predicted = rows.clone()
+    as_predicted[:, part.start:part.stop] = predicted
+    # a target spread as the predictor says: its loss is the predicted entropy, the term is zero
+    assert loss.generator_loss(predictor, as_predicted, None).item() == pytest.approx(0.0, abs=1e-5)
+    against = rows.clone()
+    against[:, part.start:part.stop] = torch.nn.functional.one_hot(predicted.argmin(1), part.stop - part.start)
+    assert loss.generator_loss(predictor, against, None).item() > 0.1  # the least likely class: pulled back
+    number = TargetLoss(transformer.layout_, "amount", _state(transformer, "amount"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="needs a discrete target"):
+        number.generator_loss(number.build(), rows, None)
+
+
 def test_a_number_target_is_its_standardized_decoded_value(mixed):
     transformer = _fitted(mixed)
     state = _state(transformer, "amount")
@@ -120,7 +142,7 @@ def test_generated_targets_follow_their_features():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(target="nope"), DataError, "'nope' is not a column"),
-    (dict(target="group", epsilon=3.0), SynthGANError, "target cannot be used with epsilon"),
+    (dict(target="amount", epsilon=3.0), DataError, "target column 'amount' is a number; with epsilon"),
     (dict(target="group", model="copula"), SynthGANError, "has no auxiliary target loss"),
     (dict(target=["group"]), SynthGANError, "target must be None or a column name"),
     (dict(target="group", target_weight=0), SynthGANError, "target_weight must be a positive number"),

@@ -21,7 +21,7 @@ from synthgan.layout import TableLayout
 from synthgan.models.activations import SpanActivation
 from synthgan.models.base import Batch, Phase, TabularModel, register_model
 from synthgan.models.networks import Critic, Generator, init_weights
-from synthgan.models.target import TargetLoss
+from synthgan.models.target import HIDDEN, TargetLoss
 from synthgan.streams import RandomStreams
 from synthgan.transform.encoded import EncodedRows
 from synthgan.transform.modes import ModeState
@@ -94,8 +94,10 @@ class AdversarialModel(TabularModel):
         self.private = False
 
     def make_private(self) -> None:
-        """Score one row per critic input and return the critic loss as a sum over rows, as DP-SGD's
-        per-row clipping needs (:mod:`synthgan.privacy.accounting`); needs ``pac=1`` and ``loss="bce"``."""
+        """Score one row per critic input and return the critic's (and the target predictor's) loss
+        on real rows as a sum over rows, as DP-SGD's per-row clipping needs
+        (:mod:`synthgan.privacy.accounting`); the generator's target term then reads no real row.
+        Needs ``pac=1`` and ``loss="bce"``; a target must be discrete."""
         if "private" not in self.capabilities:
             raise ValueError(f"model {self.name!r} cannot be trained privately")
         if self.config.pac != 1 or self.config.loss != "bce":
@@ -137,7 +139,11 @@ class AdversarialModel(TabularModel):
         if self.config.target is not None:
             self.target_loss = TargetLoss(self.layout, self.config.target, self._modes(self.config.target),
                                           self.device)
-            predictor = self.target_loss.build()
+            if self.private and not self.target_loss.discrete:
+                raise ValueError(f"target column {self.config.target!r} is a number; private training supports a "
+                                 "discrete target only")
+            # private: the critic's (small) widths, since DP-SGD's noise grows with the parameters
+            predictor = self.target_loss.build(self.config.discriminator_dim if self.private else HIDDEN)
             init_weights(predictor, init)  # after the other networks: their weights do not change
             self.predictor = predictor.to(self.device)
 
@@ -171,7 +177,8 @@ class AdversarialModel(TabularModel):
         return optimizers
 
     def phases(self) -> tuple[Phase, ...]:
-        target = (Phase("target", self.predictor_loss),) if self.predictor is not None else ()
+        target = () if self.predictor is None else (
+            Phase("target", self.private_predictor_loss if self.private else self.predictor_loss),)
         if self.private:  # only the real rows' terms go through per-row clipping and noise
             critic = Phase("critic", self.private_critic_loss, repeats=self.config.critic_steps,
                            public_loss=self.generated_critic_loss)
@@ -237,12 +244,18 @@ class AdversarialModel(TabularModel):
         if batch.condition.shape[1]:
             loss = loss + self.activation.condition_loss(raw, batch.condition)
         if self.predictor is not None:  # the target must follow from the other columns as in real rows
-            loss = loss + self.config.target_weight * self.target_loss.generator_loss(self.predictor, fake, batch.real)
+            real = None if self.private else batch.real  # private: the generator reads no real row
+            loss = loss + self.config.target_weight * self.target_loss.generator_loss(self.predictor, fake, real)
         return loss
 
     def predictor_loss(self, batch: Batch) -> torch.Tensor:
         """The target predictor's loss on real rows (it never trains on generated ones)."""
         return self.target_loss(self.predictor, batch.real)
+
+    def private_predictor_loss(self, batch: Batch) -> torch.Tensor:
+        """The target predictor's loss on real rows as a sum over rows (DP-SGD clips and noises each
+        row's gradient of it, as the critic's)."""
+        return self.target_loss(self.predictor, batch.real, reduction="sum")
 
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()

@@ -23,6 +23,11 @@ generated ones (Gumbel-softmax outputs, differentiable):
 
 The predictor never sees the target's own columns. It is trained in its own phase (``target``)
 on real rows and is frozen while the generator uses it.
+
+In private training (``epsilon``) the predictor is trained with DP-SGD like the critic (its loss a
+sum over rows, each row's gradient clipped and noised; its own share of the budget), the
+generator's term reads no real row (its reference is the predictor's own predicted entropy, see
+:meth:`TargetLoss.generator_loss`), and the target must be discrete.
 """
 
 from __future__ import annotations
@@ -59,11 +64,11 @@ class _Part:
 class TargetPredictor(nn.Module):
     """MLP from the non-target encoded columns to the target's parts (logits or a value)."""
 
-    def __init__(self, inputs: int, outputs: int):
+    def __init__(self, inputs: int, outputs: int, hidden: tuple[int, ...] = HIDDEN):
         super().__init__()
         layers: list[nn.Module] = []
         width = inputs
-        for size in HIDDEN:
+        for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
         layers.append(nn.Linear(width, outputs))
@@ -107,37 +112,67 @@ class TargetLoss:
         self.features = torch.as_tensor(np.flatnonzero(~own), device=device)
         self.outputs = sum(part.outputs for part in parts)
 
-    def build(self) -> TargetPredictor:
-        return TargetPredictor(len(self.features), self.outputs)
+    def build(self, hidden: tuple[int, ...] = HIDDEN) -> TargetPredictor:
+        return TargetPredictor(len(self.features), self.outputs, hidden)
 
-    def __call__(self, predictor: nn.Module, rows: torch.Tensor) -> torch.Tensor:
-        """Mean loss of ``predictor`` on ``rows`` (batch, dim) of activated encoded rows (what the
-        predictor is trained on, with real rows)."""
-        return self._loss(predictor(rows[:, self.features]), rows)
+    @property
+    def discrete(self) -> bool:
+        """True when every predicted part is a one-hot (a discrete target)."""
+        return all(part.kind == "onehot" for part in self.parts)
 
-    def generator_loss(self, predictor: nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def __call__(self, predictor: nn.Module, rows: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Loss of ``predictor`` on ``rows`` (batch, dim) of activated encoded rows (what the
+        predictor is trained on, with real rows): the mean over rows, or with ``reduction="sum"``
+        their sum (what DP-SGD clips row by row)."""
+        per_row = self._loss(predictor(rows[:, self.features]), rows)
+        return per_row.sum() if reduction == "sum" else per_row.mean()
+
+    def generator_loss(self, predictor: nn.Module, fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
         """How much less predictable the generated rows' target is than the real rows' (zero if not).
 
         The features are detached: their distribution is the critic's to shape, and letting this
         term move them would make the generator invent features that are easy to predict from.
-        The term stops at the real rows' own loss, so the generated target is pulled toward the
-        prediction only while it is noisier than real data, not collapsed onto it.
+        The term stops at a reference loss, so the generated target is pulled toward the
+        prediction only while it is noisier than real data, not collapsed onto it. The reference
+        is the real rows' own loss, or, with ``real=None`` (private training, where the generator
+        may read no real row), the predictor's own entropy on the generated rows' features: the
+        loss a target drawn from the predicted distribution would have on average, so the term
+        stops where the generated target is as uncertain as the predictor says the real one is.
+        That needs a discrete target (a number's prediction carries no spread).
         """
-        generated = self._loss(predictor(fake[:, self.features].detach()), fake)
+        predicted = predictor(fake[:, self.features].detach())
+        generated = self._loss(predicted, fake).mean()
         with torch.no_grad():
-            reference = self(predictor, real)
+            if real is not None:
+                reference = self(predictor, real)
+            elif self.discrete:
+                reference = self._entropy(predicted).mean()
+            else:
+                raise ValueError("a reference without real rows needs a discrete target")
         return torch.relu(generated - reference)
 
-    def _loss(self, predicted: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        loss = rows.new_zeros(())
+    def _pieces(self, predicted: torch.Tensor):
         first = 0
         for part in self.parts:  # one or two parts of one column
-            out = predicted[:, first:first + part.outputs]
+            yield part, predicted[:, first:first + part.outputs]
             first += part.outputs
+
+    def _entropy(self, predicted: torch.Tensor) -> torch.Tensor:
+        """Per row: the entropy of the predicted distribution of every one-hot part, summed."""
+        total = predicted.new_zeros(len(predicted))
+        for _, out in self._pieces(predicted):
+            log_p = F.log_softmax(out, dim=1)
+            total = total - (log_p.exp() * log_p).sum(dim=1)
+        return total
+
+    def _loss(self, predicted: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Per row: the loss of every part, summed."""
+        loss = rows.new_zeros(len(rows))
+        for part, out in self._pieces(predicted):
             if part.kind == "onehot":
-                loss = loss - (rows[:, part.start:part.stop] * F.log_softmax(out, dim=1)).sum(dim=1).mean()
+                loss = loss - (rows[:, part.start:part.stop] * F.log_softmax(out, dim=1)).sum(dim=1)
             else:
                 mode = rows[:, part.start:part.stop]
                 value = rows[:, part.value] * (mode @ part.scales) + mode @ part.means
-                loss = loss + F.huber_loss(out[:, 0], value)
+                loss = loss + F.huber_loss(out[:, 0], value, reduction="none")
         return loss

@@ -3,9 +3,10 @@
 The unit of privacy is one training row (add/remove adjacency). The budget ``(epsilon, delta)`` is
 split by basic sequential composition: ``statistics_share`` of epsilon and half of delta pay for the
 transformer's statistics (:mod:`synthgan.privacy.statistics`), the rest for DP-SGD. Only the critic
-reads real rows during training; the generator learns from the critic's scores of generated rows,
-so its weights (and everything sampled from them) are post-processing of the critic's private
-updates and of the private statistics.
+(and, with ``target``, the target predictor) reads real rows during training, each through DP-SGD
+with its own Poisson batches and noise, composed by the accountant; the generator learns from their
+scores of generated rows, so its weights (and everything sampled from them) are post-processing of
+their private updates and of the private statistics.
 
 DP-SGD (Abadi et al., 2016) as opacus implements it: every critic update uses a batch in which each
 row is included independently with probability ``sample_rate`` (Poisson sampling, what the RDP
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 
@@ -66,38 +67,89 @@ class PrivacyBudget:
         return self.delta / 2
 
 
-def training_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
-    """Epsilon of ``steps`` DP-SGD steps by opacus' RDP accountant (0 for no steps)."""
+def composed_epsilon(mechanisms: Sequence[tuple[float, float, int]], delta: float) -> float:
+    """Epsilon, by opacus' RDP accountant, of running each ``(noise_multiplier, sample_rate, steps)``
+    DP-SGD mechanism in turn on the same rows (0 for no steps). Each mechanism draws its own Poisson
+    batches, so their Renyi divergences add up at every order (Mironov, 2017, Proposition 1)."""
     from opacus.accountants import RDPAccountant  # opacus takes seconds to import: only when needed
 
-    if steps <= 0:
+    history = [(float(noise), float(rate), int(steps)) for noise, rate, steps in mechanisms if steps > 0]
+    if not history:
         return 0.0
     accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, sample_rate, int(steps))]
+    accountant.history = history
     with warnings.catch_warnings():  # "optimal order is the largest alpha": a valid, looser bound
         warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
         return float(accountant.get_epsilon(delta))
 
 
-def allowed_steps(noise_multiplier: float, sample_rate: float, epsilon: float, delta: float,
-                  upper: int) -> int:
-    """The most steps (at most ``upper``) whose epsilon stays within ``epsilon``."""
-    if training_epsilon(noise_multiplier, sample_rate, 1, delta) > epsilon:
+def training_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
+    """Epsilon of ``steps`` DP-SGD steps by opacus' RDP accountant (0 for no steps)."""
+    return composed_epsilon([(noise_multiplier, sample_rate, steps)], delta)
+
+
+def allowed_rounds(noise_multipliers: Sequence[float], repeats: Sequence[int], sample_rate: float, epsilon: float,
+                   delta: float, upper: int) -> int:
+    """The most rounds (at most ``upper``) whose epsilon stays within ``epsilon``, a round being
+    ``repeats[i]`` steps of the mechanism with noise ``noise_multipliers[i]`` for every ``i``."""
+    def spent(rounds: int) -> float:
+        return composed_epsilon([(noise, sample_rate, rounds * r) for noise, r in zip(noise_multipliers, repeats)],
+                                delta)
+
+    if spent(1) > epsilon:
         return 0
     low, high = 1, max(int(upper), 1)
-    if training_epsilon(noise_multiplier, sample_rate, high, delta) <= epsilon:
+    if spent(high) <= epsilon:
         return high
-    while high - low > 1:  # epsilon grows with the steps
+    while high - low > 1:  # epsilon grows with the rounds
         middle = (low + high) // 2
-        if training_epsilon(noise_multiplier, sample_rate, middle, delta) <= epsilon:
+        if spent(middle) <= epsilon:
             low = middle
         else:
             high = middle
     return low
 
 
+def allowed_steps(noise_multiplier: float, sample_rate: float, epsilon: float, delta: float,
+                  upper: int) -> int:
+    """The most steps (at most ``upper``) whose epsilon stays within ``epsilon``."""
+    return allowed_rounds([noise_multiplier], [1], sample_rate, epsilon, delta, upper)
+
+
+def _noise_for(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """The smallest noise multiplier whose ``steps`` steps stay within ``(epsilon, delta)``."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                                          steps=max(int(steps), 1), accountant="rdp", epsilon_tolerance=0.005))
+
+
+@dataclass
+class PrivateNetwork:
+    """One network trained with DP-SGD: its noise, its updates per training step, how many it may
+    take and how many it took."""
+
+    name: str
+    noise_multiplier: float
+    repeats: int = 1
+    allowed: int = 0
+    steps: int = 0
+
+
 class DPStrategy(Strategy):
-    """DP-SGD for one network (the critic); the other networks train as in :class:`Strategy`.
+    """DP-SGD for the networks that read real rows (the critic, and a target predictor when there is
+    one); the other networks train as in :class:`Strategy`.
+
+    Every private network has its own optimizer, its own Poisson batches (the trainer draws a batch
+    for every update) and its own noise; the accountant composes them. The budget is split between
+    them only to set their noise: ``(1 - sum(shares)) * epsilon`` for ``network`` and
+    ``shares[name] * epsilon`` for each other, each at ``delta / k`` for ``k`` private networks (a
+    split basic composition would honour); as the composed epsilon is well below that sum, all
+    noises are then scaled down by one factor until the planned steps, composed, spend
+    ``epsilon``. The steps each network may take are set by the composed epsilon too, in whole
+    training steps (rounds of every private network's updates).
 
     Parameters
     ----------
@@ -106,76 +158,140 @@ class DPStrategy(Strategy):
     max_grad_norm : float
         Per-row clipping bound.
     sample_rate : float
-        Poisson inclusion probability of each row in a critic batch.
+        Poisson inclusion probability of each row in a batch.
     expected_batch_size : int
         ``sample_rate * n_rows``; the noisy sum is divided by it.
     planned_steps : int
-        Private updates the run would take if nothing stopped it; the noise is set so that exactly
-        these steps spend the budget (unless ``noise_multiplier`` is given).
+        Updates of ``network`` the run would take if nothing stopped it (the others take theirs in
+        proportion to their phases' repeats); the noise is set so that exactly these steps spend the
+        budget (unless ``noise_multiplier`` is given).
     noise_multiplier : float, optional
-        Use this noise instead; training then stops when the budget is spent.
+        Use this noise for ``network`` instead; training then stops when the budget is spent.
     generator : torch.Generator, optional
         Source of the Gaussian noise; the estimator seeds it from secret entropy.
     network : str, default="critic"
+    shares : mapping of str to float, optional
+        Other networks trained privately, with the share of ``epsilon`` that sets their noise.
     """
 
     def __init__(self, *, epsilon: float, delta: float, max_grad_norm: float, sample_rate: float,
                  expected_batch_size: int, planned_steps: int, noise_multiplier: float | None = None,
-                 generator: torch.Generator | None = None, network: str = "critic"):
-        from opacus.accountants.utils import get_noise_multiplier
-
+                 generator: torch.Generator | None = None, network: str = "critic",
+                 shares: Mapping[str, float] | None = None):
         super().__init__()
         self.epsilon, self.delta = epsilon, delta
         self.clip = max_grad_norm
         self.sample_rate = sample_rate
         self.expected_batch_size = expected_batch_size
+        self.planned_steps = max(int(planned_steps), 1)
         self.network = network
+        self.shares = dict(shares or {})
+        if network in self.shares or sum(self.shares.values()) >= 1 or min(self.shares.values(), default=1) <= 0:
+            raise ValueError(f"shares of the other private networks must be positive and sum below 1, got {self.shares}")
+        self.given_noise = noise_multiplier
         self.noise_generator = generator
-        if noise_multiplier is None:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
-                noise_multiplier = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
-                                                        sample_rate=sample_rate, steps=max(planned_steps, 1),
-                                                        accountant="rdp", epsilon_tolerance=0.005)
-        self.noise_multiplier = float(noise_multiplier)
-        self.allowed = allowed_steps(self.noise_multiplier, sample_rate, epsilon, delta, max(planned_steps, 1) * 4)
-        self.steps = 0
 
     def setup(self, model: TabularModel) -> None:
         from opacus import GradSampleModule
         from opacus.optimizers import DPOptimizer
 
         super().setup(model)
-        self.wrapped = GradSampleModule(self.networks[self.network], loss_reduction="sum")
-        self.wrapped.disable_hooks()
-        self.optimizers[self.network] = DPOptimizer(
-            self.optimizers[self.network], noise_multiplier=self.noise_multiplier, max_grad_norm=self.clip,
-            expected_batch_size=self.expected_batch_size, loss_reduction="mean", generator=self.noise_generator,
-            secure_mode=True)  # noise as a sum of draws, against floating-point attacks (opacus' notes)
-        self._repeats = next((p.repeats for p in model.phases() if p.name == self.network), 1)
+        repeats = {p.name: p.repeats for p in model.phases()}
+        names = [self.network, *self.shares]
+        missing = [name for name in names if name not in repeats]
+        if missing:
+            raise ValueError(f"the model has no training phase for the private network(s) {missing}")
+        delta = self.delta / len(names)
+        primary_share = 1.0 - sum(self.shares.values())
+        self.private: dict[str, PrivateNetwork] = {}
+        for name in names:
+            planned = self.planned_steps * repeats[name] // repeats[self.network]
+            noise = (self.given_noise if name == self.network and self.given_noise is not None else
+                     _noise_for(self.epsilon * self.shares.get(name, primary_share), delta, self.sample_rate, planned))
+            self.private[name] = PrivateNetwork(name, float(noise), repeats[name])
+        if self.shares and self.given_noise is None:  # the split's basic composition is loose: tighten
+            self._spend_composed([self.planned_steps * n.repeats // repeats[self.network] for n in self.private.values()])
+        if self.shares:
+            rounds = allowed_rounds([n.noise_multiplier for n in self.private.values()],
+                                    [n.repeats for n in self.private.values()], self.sample_rate, self.epsilon,
+                                    self.delta, 4 * self.planned_steps // repeats[self.network])
+            for entry in self.private.values():
+                entry.allowed = rounds * entry.repeats
+        else:
+            self.private[self.network].allowed = allowed_steps(
+                self.private[self.network].noise_multiplier, self.sample_rate, self.epsilon, self.delta,
+                4 * self.planned_steps)
+        self.wrapped = {}
         self._public: list[torch.Tensor | None] = []
+        for name, entry in self.private.items():
+            self.wrapped[name] = GradSampleModule(self.networks[name], loss_reduction="sum")
+            self.wrapped[name].disable_hooks()
+            self.optimizers[name] = DPOptimizer(
+                self.optimizers[name], noise_multiplier=entry.noise_multiplier, max_grad_norm=self.clip,
+                expected_batch_size=self.expected_batch_size, loss_reduction="mean", generator=self.noise_generator,
+                secure_mode=True)  # noise as a sum of draws, against floating-point attacks (opacus' notes)
         self.optimizers[self.network].step_hook = self._add_public  # after clipping, noise and scaling
+
+    def _spend_composed(self, planned: Sequence[int]) -> None:
+        """Scale every private network's noise by one factor, the smallest (to 1%) with which the
+        ``planned`` steps compose to at most ``epsilon``: the noises keep the ratio the split gave
+        them, and the budget the split's basic composition would leave unspent is used."""
+        noises = [n.noise_multiplier for n in self.private.values()]
+
+        def spent(factor: float) -> float:
+            return composed_epsilon([(factor * noise, self.sample_rate, steps) for noise, steps in zip(noises, planned)],
+                                    self.delta)
+
+        low, high = 0.05, 1.0  # spent(1) <= epsilon: the split alone already fits
+        if spent(low) <= self.epsilon:
+            high = low
+        while high - low > 0.01:
+            middle = (low + high) / 2
+            if spent(middle) <= self.epsilon:
+                high = middle
+            else:
+                low = middle
+        for entry in self.private.values():
+            entry.noise_multiplier *= high
+
+    # the critic's (``network``'s) record, as the estimator, the CLI and the report read it
+    @property
+    def noise_multiplier(self) -> float:
+        return self.private[self.network].noise_multiplier
+
+    @property
+    def allowed(self) -> int:
+        return self.private[self.network].allowed
+
+    @allowed.setter
+    def allowed(self, value: int) -> None:
+        self.private[self.network].allowed = int(value)
+
+    @property
+    def steps(self) -> int:
+        return self.private[self.network].steps
 
     @property
     def finished(self) -> bool:
-        """True when one more training step would take the critic past the budget."""
-        return self.steps + self._repeats > self.allowed
+        """True when one more training step would take a private network past the budget."""
+        return any(n.steps + n.repeats > n.allowed for n in self.private.values())
 
     def run(self, phase: Phase, batch: Batch, after_backward: Callable[[], None] | None = None) -> torch.Tensor:
-        if phase.name != self.network:  # per-row gradient hooks only while the private network trains
+        entry = self.private.get(phase.name)
+        if entry is None:  # per-row gradient hooks only while a private network trains
             return super().run(phase, batch, after_backward)
-        if self.steps >= self.allowed:
-            raise RuntimeError(f"refusing a private update past the budget ({self.allowed} steps)")
+        if entry.steps >= entry.allowed:
+            raise RuntimeError(f"refusing a private update of {phase.name!r} past the budget ({entry.allowed} steps)")
         public = self._public_gradients(phase, batch)
-        self.wrapped.enable_hooks()
+        self.wrapped[phase.name].enable_hooks()
         try:
-            with warnings.catch_warnings():  # opacus' hooks on a critic whose inputs need no gradient
+            with warnings.catch_warnings():  # opacus' hooks on a network whose inputs need no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
                 loss = super().run(replace(phase, public_loss=None), batch, after_backward)
         finally:
-            self.wrapped.disable_hooks()
+            self.wrapped[phase.name].disable_hooks()
             self._public = []
-        self.steps += 1
+        entry.steps += 1
         return (loss + public) / self.expected_batch_size  # the losses are sums over rows; log a mean
 
     def _public_gradients(self, phase: Phase, batch: Batch) -> torch.Tensor:
@@ -183,6 +299,8 @@ class DPStrategy(Strategy):
         off and keep its gradients for :meth:`_add_public`; returns the detached loss (0 without)."""
         if phase.public_loss is None:
             return torch.zeros(())
+        if phase.name != self.network:
+            raise ValueError(f"only the {self.network!r} phase may have a public loss, not {phase.name!r}")
         parameters = list(self.networks[self.network].parameters())
         self._freeze_others(phase.name, True)
         try:
@@ -204,17 +322,28 @@ class DPStrategy(Strategy):
                 parameter.grad.add_(grad, alpha=1.0 / self.expected_batch_size)
 
     def spent(self) -> float:
-        return training_epsilon(self.noise_multiplier, self.sample_rate, self.steps, self.delta)
+        """Epsilon of the updates taken, all private networks composed."""
+        return composed_epsilon([(n.noise_multiplier, self.sample_rate, n.steps) for n in self.private.values()],
+                                self.delta)
 
     def report(self) -> dict:
+        """The accountant's record: the critic's noise and steps under their plain names, every other
+        private network's as ``{name}_noise_multiplier`` and ``{name}_steps``."""
+        others = {}
+        for name in self.shares:
+            others[f"{name}_noise_multiplier"] = self.private[name].noise_multiplier
+            others[f"{name}_steps"] = self.private[name].steps
         return {"epsilon_training": self.spent(), "delta_training": self.delta, "noise_multiplier": self.noise_multiplier,
-                "max_grad_norm": self.clip, "steps": self.steps, "sample_rate": self.sample_rate,
+                "max_grad_norm": self.clip, "steps": self.steps, **others, "sample_rate": self.sample_rate,
                 "expected_batch_size": self.expected_batch_size,
                 "accountant": f"opacus {version('opacus')} RDP"}
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "__privacy__": {"steps": self.steps}}
+        return {**super().state_dict(), "__privacy__": {"steps": self.steps,
+                                                        **{name: self.private[name].steps for name in self.shares}}}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.steps = int(state["__privacy__"]["steps"])
+        saved = state["__privacy__"]
+        for name, entry in self.private.items():
+            entry.steps = int(saved["steps" if name == self.network else name])
