@@ -196,9 +196,9 @@ class SynthGAN(BaseEstimator):
         from the other columns, and the generator is also trained to make that prediction hold in
         its own rows (an auxiliary target loss, as in CTAB-GAN+; :mod:`synthgan.models.target`).
         It aims at train-on-synthetic, test-on-real utility. With ``epsilon`` the predictor is
-        trained with DP-SGD too, its noise set by a quarter of the training budget
-        (the accountant composes it with the critic's), and the target must be discrete. Not with the one-pass
-        ``copula``.
+        trained with DP-SGD too (its noise set by a quarter of the training budget, the
+        accountant composing it with the critic's) and the target must be discrete. Not with the
+        one-pass ``copula``.
     target_weight : float, default=1.0
         Weight of the auxiliary target loss in the generator's loss.
     log_frequency : bool, default=True
