@@ -110,12 +110,6 @@ def allowed_rounds(noise_multipliers: Sequence[float], repeats: Sequence[int], s
     return low
 
 
-def allowed_steps(noise_multiplier: float, sample_rate: float, epsilon: float, delta: float,
-                  upper: int) -> int:
-    """The most steps (at most ``upper``) whose epsilon stays within ``epsilon``."""
-    return allowed_rounds([noise_multiplier], [1], sample_rate, epsilon, delta, upper)
-
-
 def _noise_for(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
     """The smallest noise multiplier whose ``steps`` steps stay within ``(epsilon, delta)``."""
     from opacus.accountants.utils import get_noise_multiplier
@@ -203,24 +197,20 @@ class DPStrategy(Strategy):
             raise ValueError(f"the model has no training phase for the private network(s) {missing}")
         delta = self.delta / len(names)
         primary_share = 1.0 - sum(self.shares.values())
+        planned = {name: self.planned_steps * repeats[name] // repeats[self.network] for name in names}
         self.private: dict[str, PrivateNetwork] = {}
         for name in names:
-            planned = self.planned_steps * repeats[name] // repeats[self.network]
             noise = (self.given_noise if name == self.network and self.given_noise is not None else
-                     _noise_for(self.epsilon * self.shares.get(name, primary_share), delta, self.sample_rate, planned))
+                     _noise_for(self.epsilon * self.shares.get(name, primary_share), delta, self.sample_rate,
+                                planned[name]))
             self.private[name] = PrivateNetwork(name, float(noise), repeats[name])
         if self.shares and self.given_noise is None:  # the split's basic composition is loose: tighten
-            self._spend_composed([self.planned_steps * n.repeats // repeats[self.network] for n in self.private.values()])
-        if self.shares:
-            rounds = allowed_rounds([n.noise_multiplier for n in self.private.values()],
-                                    [n.repeats for n in self.private.values()], self.sample_rate, self.epsilon,
-                                    self.delta, 4 * self.planned_steps // repeats[self.network])
-            for entry in self.private.values():
-                entry.allowed = rounds * entry.repeats
-        else:
-            self.private[self.network].allowed = allowed_steps(
-                self.private[self.network].noise_multiplier, self.sample_rate, self.epsilon, self.delta,
-                4 * self.planned_steps)
+            self._spend_composed([planned[name] for name in names])
+        rounds = allowed_rounds([n.noise_multiplier for n in self.private.values()],
+                                [n.repeats for n in self.private.values()], self.sample_rate, self.epsilon,
+                                self.delta, 4 * self.planned_steps // repeats[self.network])
+        for entry in self.private.values():
+            entry.allowed = rounds * entry.repeats
         self.wrapped = {}
         self._public: list[torch.Tensor | None] = []
         for name, entry in self.private.items():
