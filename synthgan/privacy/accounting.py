@@ -223,7 +223,7 @@ class DPStrategy(Strategy):
         self.optimizers[self.network].step_hook = self._add_public  # after clipping, noise and scaling
 
     def _spend_composed(self, planned: Sequence[int]) -> None:
-        """Scale every private network's noise by one factor, the smallest (to 1%) with which the
+        """Scale every private network's noise by one factor, the smallest (to 0.1%) with which the
         ``planned`` steps compose to at most ``epsilon``: the noises keep the ratio the split gave
         them, and the budget the split's basic composition would leave unspent is used."""
         noises = [n.noise_multiplier for n in self.private.values()]
@@ -235,7 +235,7 @@ class DPStrategy(Strategy):
         low, high = 0.05, 1.0  # spent(1) <= epsilon: the split alone already fits
         if spent(low) <= self.epsilon:
             high = low
-        while high - low > 0.01:
+        while high - low > 0.001:
             middle = (low + high) / 2
             if spent(middle) <= self.epsilon:
                 high = middle
