@@ -22,6 +22,9 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
 - ``calibrated`` / ``no-calibration``: ``marginal_calibration=True`` / ``False`` (True is the
   default after 2b0d207, so later ``calibrated`` equals ``baseline`` and ``no-calibration`` is the
   ablation's other arm);
+- ``discrete-calibration`` / ``no-discrete-calibration``: ``discrete_calibration=True`` / ``False``
+  (per-slot logit offsets fitted after training so the drawn categories and missing rates match
+  the training ones; whichever is not the default is the ablation's other arm);
 - ``target``: ``target=`` the dataset's target column (the auxiliary target loss);
 - ``lr-1e-3``: both learning rates 1e-3 (5x the default), for faster progress at a fixed time;
 - ``batch-2000``: ``batch_size=2000`` (4x) with both learning rates 4e-4 (the square-root
@@ -74,6 +77,8 @@ VARIANTS = {
     "quantile": lambda target: dict(numeric_encoding="quantile"),
     "calibrated": lambda target: dict(marginal_calibration=True),
     "no-calibration": lambda target: dict(marginal_calibration=False),
+    "discrete-calibration": lambda target: dict(discrete_calibration=True),
+    "no-discrete-calibration": lambda target: dict(discrete_calibration=False),
     "target": lambda target: dict(target=target),
     "lr-1e-3": lambda target: dict(generator_lr=1e-3, discriminator_lr=1e-3),
     "batch-2000": lambda target: dict(batch_size=2000, generator_lr=4e-4, discriminator_lr=4e-4),

@@ -27,6 +27,7 @@ from synthgan import distributed as D
 from synthgan.errors import ConditionError, DataError, ModelFileError, NotFittedError, SynthGANError
 from synthgan.metadata import Metadata, as_metadata, with_text_dates
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
+from synthgan.models.gan import OFFSETS_KEY
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 _MAX_REJECTION_ROUNDS = 50
 _SAMPLE_CHUNK_ROWS = 50_000
 _VALIDATION_ROWS = 5_000  # generated rows per validation score
+_DISCRETE_CALIBRATION_ROWS = 20_000  # generated rows that fit the discrete calibration's offsets
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "max_categories",
@@ -54,7 +56,7 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_sep
 # parameters added after model files or checkpoints were first written, with the value every run from
 # before them had (which may differ from today's default): a file or checkpoint without the key ran so
 _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
-               "mode_separation": None}
+               "mode_separation": None, "discrete_calibration": False}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # With target and epsilon: the share of DP-SGD's epsilon that sets the target predictor's noise (the
@@ -138,17 +140,27 @@ class _Generation:
     def encoded(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> EncodedRows:
         """``n`` decode-ready generated rows (conditions drawn with the training frequencies, or
         all on the ``native`` (span, slot))."""
-        sampler = self.sampler
-        if self.model.conditional and sampler.n_spans:
-            if native is None:
-                entry = sampler.entry(*sampler.draw_empirical(n, rng))
-            else:
-                entry = sampler.entry(np.full(n, native[0]), np.full(n, native[1]))
-            condition = torch.as_tensor(sampler.vectors(entry), device=self.device)
-        else:
-            condition = torch.zeros(n, 0, device=self.device)
+        condition = self._conditions(n, native, rng)
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         return self.model.generate(condition, generator)
+
+    def calibrate_discrete(self, rng: np.random.Generator) -> None:
+        """Fit the model's discrete calibration on ``_DISCRETE_CALIBRATION_ROWS`` generated rows
+        whose conditions are drawn as :meth:`encoded` draws them, towards the sampler's counts (the
+        training counts, or a private fit's released noisy counts)."""
+        condition = self._conditions(_DISCRETE_CALIBRATION_ROWS, None, rng)
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
+        self.model.calibrate_discrete(condition, generator, self.sampler.counts)
+
+    def _conditions(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> torch.Tensor:
+        sampler = self.sampler
+        if not (self.model.conditional and sampler.n_spans):
+            return torch.zeros(n, 0, device=self.device)
+        if native is None:
+            entry = sampler.entry(*sampler.draw_empirical(n, rng))
+        else:
+            entry = sampler.entry(np.full(n, native[0]), np.full(n, native[1]))
+        return torch.as_tensor(sampler.vectors(entry), device=self.device)
 
 
 class SynthGAN(BaseEstimator):
@@ -235,6 +247,16 @@ class SynthGAN(BaseEstimator):
         grid is stored in the model file. Not applied with ``epsilon`` (it reads exact quantiles),
         with ``privacy="strict"`` (the file would keep one value per ten rows of every number) or
         for the one-pass ``copula``.
+    discrete_calibration : bool, default=False
+        After training, add one offset per slot to the generator's logits of every discrete
+        column and missing indicator, fitted so that the categories drawn in generated rows
+        (20,000, drawn as ``sample`` draws them) occur with their training frequency (iterative
+        proportional fitting of the mean softmax): the categorical counterpart of
+        ``marginal_calibration``. What a row draws still depends on its other columns through the
+        generator's logits; only each slot's overall rate is shifted. Not applied on the column a
+        row is conditioned on (``sample(conditions=...)`` keeps what it asked for). With
+        ``epsilon`` the targets are the released noisy counts (post-processing: no budget spent).
+        The offsets are stored in the model file. Not for the one-pass ``copula``.
     condition_on_modes : bool, default=False
         Training-by-sampling also conditions on the modes of numbers and datetimes (as CTAB-GAN
         does, Zhao et al., 2021): besides a discrete column's category, the conditional vector can
@@ -362,6 +384,7 @@ class SynthGAN(BaseEstimator):
         "gmm_max_rows": P.integer(1),
         "numeric_encoding": P.one_of(("modes", "quantile")),
         "marginal_calibration": P.boolean(),
+        "discrete_calibration": P.boolean(),
         "condition_on_modes": P.boolean(),
         "learn_rounding": P.boolean(),
         "max_time": P.positive().or_none(),
@@ -395,7 +418,8 @@ class SynthGAN(BaseEstimator):
                  target: str | None = None, target_weight: float = 1.0, log_frequency: bool = True, max_modes: int = 10,
                  mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000,
                  numeric_encoding: str = "modes",
-                 marginal_calibration: bool = True, condition_on_modes: bool = False,
+                 marginal_calibration: bool = True, discrete_calibration: bool = False,
+                 condition_on_modes: bool = False,
                  learn_rounding: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
                  weight_average: float | None = 0.999, callbacks: list[Callback] | None = None,
@@ -429,6 +453,7 @@ class SynthGAN(BaseEstimator):
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
         self.marginal_calibration = marginal_calibration
+        self.discrete_calibration = discrete_calibration
         self.condition_on_modes = condition_on_modes
         self.learn_rounding = learn_rounding
         self.max_time = max_time
@@ -619,8 +644,11 @@ class SynthGAN(BaseEstimator):
         else:
             history, strategy = self._train(model, modelled, validation, encoded, codes, local_counts, generation, streams,
                                             device, checkpoint, budget, secret, ctx)
+            rng = streams.numpy("calibration")
+            if self.discrete_calibration and "discrete-calibration" in model.capabilities:
+                generation.calibrate_discrete(rng)  # first: which categories are drawn moves the numbers too
             if transformer.calibration:
-                rng, total = streams.numpy("calibration"), _calibration_rows(len(encoded))
+                total = _calibration_rows(len(encoded))
                 transformer.fit_calibration(generation.encoded(min(_SAMPLE_CHUNK_ROWS, total - first), None, rng)
                                             for first in range(0, total, _SAMPLE_CHUNK_ROWS))
             if budget is not None:
@@ -1126,6 +1154,8 @@ class SynthGAN(BaseEstimator):
             probe = build_model(self.model, self.transformer_.layout_, self._model_params(), torch.device("meta"),
                                 self.transformer_)
         expected = probe.weight_shapes()
+        if OFFSETS_KEY in expected and OFFSETS_KEY not in weights:  # a file from before discrete calibration
+            weights[OFFSETS_KEY] = torch.zeros(expected[OFFSETS_KEY])
         found = {k: tuple(v.shape) for k, v in weights.items()}
         if found != expected:
             wrong = sorted(set(found) ^ set(expected)) or [k for k in expected if found[k] != expected[k]]

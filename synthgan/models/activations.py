@@ -51,6 +51,22 @@ class SpanActivation:
         self.n_values = len(layout.tanh_index)
         self.n_onehot = len(layout.onehot_spans)
         self.decode_order = torch.as_tensor(np.concatenate(order).astype(np.int64), device=device)
+        # where each one-hot span's slots lie among the decode-order scores (after the values); a
+        # one-slot span has none (width 0 here)
+        start, width, first = np.zeros(self.n_onehot, dtype=np.int64), np.zeros(self.n_onehot, dtype=np.int64), 0
+        for span_width, members, _ in layout.onehot_groups:
+            start[members] = first + span_width * np.arange(len(members))
+            width[members] = span_width
+            first += span_width * len(members)
+        self.score_start, self.score_width = start, width
+        # the one-hot span of each conditional-vector entry (its position among layout.onehot_spans)
+        spans = layout.condition_spans
+        entry_span = np.repeat([layout.slot_column[s.start] for s in spans], [s.width for s in spans])
+        self._entry_start = torch.as_tensor(start[entry_span.astype(np.int64)], device=device)
+        self._entry_width = torch.as_tensor(width[entry_span.astype(np.int64)], device=device)
+        self._widest_condition = int(width[entry_span.astype(np.int64)].max()) if len(entry_span) else 0
+        self._condition_spans = [(layout.slot_column[s.start], s.role) for s in spans]
+        self.logit_offsets: torch.Tensor | None = None  # set by discrete calibration, see fit_logit_offsets
 
     def segment_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-softmax of ``logits`` (batch, dim) within each segment (tanh columns give 0)."""
@@ -76,7 +92,84 @@ class SpanActivation:
         soft = self.segment_log_softmax(logits / tau).exp()
         return torch.where(self.tanh_mask, torch.tanh(raw), soft)
 
-    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def conditioned_scores(self, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decode-order score columns (after the values) of the span each row is conditioned
+        on: ``(columns, valid)``, both ``(n, widest)``; ``valid`` is False on padding and on rows
+        without a condition (an all-zero conditional vector)."""
+        n, widest = len(condition), self._widest_condition
+        if not condition.shape[1] or not widest:
+            return (torch.zeros((n, 0), dtype=torch.int64, device=condition.device),
+                    torch.zeros((n, 0), dtype=torch.bool, device=condition.device))
+        entry = condition.argmax(dim=1)
+        step = torch.arange(widest, device=condition.device)
+        valid = (step < self._entry_width[entry][:, None]) & (condition.amax(dim=1) > 0)[:, None]
+        columns = torch.where(valid, self._entry_start[entry][:, None] + step, 0)
+        return columns, valid
+
+    def offset_mask(self, condition: torch.Tensor) -> torch.Tensor:
+        """Float ``(n, scores)``: 1 where the logit offsets apply, 0 on the span a row is
+        conditioned on (the generator was taught to follow its condition there)."""
+        n_scores = len(self.decode_order) - self.n_values
+        columns, valid = self.conditioned_scores(condition)
+        held = torch.zeros((len(condition), n_scores), device=condition.device)
+        held.scatter_add_(1, columns, valid.float())
+        return (held == 0).float()
+
+    def slot_frequency(self, counts: list[np.ndarray]) -> torch.Tensor:
+        """Target of :meth:`fit_logit_offsets` from the training count of every slot of each
+        condition span (``layout.condition_spans`` order): each category and missing-indicator
+        span's shares in decode order, NaN elsewhere (numeric modes, whose values the marginal
+        calibration maps, and spans that are not conditions)."""
+        frequency = np.full(len(self.decode_order) - self.n_values, np.nan, dtype=np.float32)
+        for (position, role), count in zip(self._condition_spans, counts):
+            width = self.score_width[position]
+            total = float(np.sum(count))
+            if role in ("category", "missing") and width and total > 0:
+                start = self.score_start[position]
+                frequency[start:start + width] = np.asarray(count, dtype=np.float64) / total
+        return torch.as_tensor(frequency, device=self.decode_order.device)
+
+    def fit_logit_offsets(self, scores: torch.Tensor, condition: torch.Tensor, frequency: torch.Tensor,
+                          rounds: int = 50, bound: float = 8.0) -> None:
+        """Discrete calibration: per-slot offsets to the generator's logits, so that the slots
+        drawn from its softmax occur with ``frequency``.
+
+        Parameters
+        ----------
+        scores : Tensor (n, scores)
+            Generator logits in decode order after the values (``raw[:, decode_order][:, n_values:]``)
+            for rows drawn as sampling draws them, ``condition`` their conditional vectors.
+        frequency : Tensor (scores,)
+            Target share of every slot among its span's draws; NaN on spans not calibrated.
+        rounds, bound : int, float
+            Fixed-point rounds, each setting ``offset += log(frequency) - log(mean generated
+            probability)`` per span (iterative proportional fitting of the mean softmax; a span the
+            generator draws in one shape for every row is matched in one round), centred within
+            the span, and the largest offset in absolute value (a safety bound: e^8, about 3,000
+            times more or less often; a share the generator cannot reach with the offsets, as when
+            it does not follow its conditions, stops there).
+            The offsets are not applied on the span a row is conditioned on, here as in
+            :meth:`for_decoding`.
+        """
+        scores = scores.float()
+        mask = self.offset_mask(condition)
+        use = ~torch.isnan(frequency)
+        log_target = torch.where(use, frequency, 1.0).clamp_min(1e-6).log()
+        offsets = torch.zeros_like(frequency)
+        for _ in range(rounds):
+            shifted = scores + offsets * mask
+            for first, width, members in self.width_groups:  # a handful of widths, not one per column
+                cols = slice(first, first + width * len(members))
+                log_mean = torch.softmax(shifted[:, cols].unflatten(1, (len(members), width)), dim=-1) \
+                    .mean(dim=0).clamp_min(1e-12).log()
+                step = offsets[cols].unflatten(0, (len(members), width)) + log_target[cols].view_as(log_mean) - log_mean
+                step = step - step.mean(dim=1, keepdim=True)  # only differences within a span matter
+                offsets[cols] = step.clamp(-bound, bound).flatten()
+            offsets = torch.where(use, offsets, 0.0)
+        self.logit_offsets = offsets if bool(use.any()) else None
+
+    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator,
+                     condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Sampled rows in compact form from generator output whose columns are in
         :attr:`decode_order` (``raw[:, decode_order]`` of the layout-ordered output; the generator
         computes them in that order directly, see ``Generator.infer``): ``(values, slots)``, the
@@ -88,11 +181,21 @@ class SpanActivation:
         nor the temperature (Gumbel-max trick). In decode order the spans of one width lie side
         by side, so each width's argmax runs over a view, and noise is drawn only for spans of
         two or more slots (a one-slot span always draws slot 0). ``raw`` is overwritten.
+
+        With :attr:`logit_offsets` (discrete calibration, :meth:`fit_logit_offsets`) they are added
+        to the scores first, except on the span each row is conditioned on (``condition``, the
+        rows' conditional vectors; None: no row is conditioned).
         """
         n_values = self.n_values
         values = torch.tanh(raw[:, :n_values])
         slots = torch.zeros((len(raw), self.n_onehot), dtype=torch.int64, device=raw.device)
         scores = raw[:, n_values:]
+        if scores.shape[1] and self.logit_offsets is not None:
+            offsets = self.logit_offsets.to(scores.dtype)
+            scores.add_(offsets)
+            if condition is not None:
+                columns, valid = self.conditioned_scores(condition)
+                scores.scatter_add_(1, columns, -offsets[columns] * valid)
         if scores.shape[1]:
             noise = _uniform(scores.shape, generator).to(raw.dtype)
             scores.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel

@@ -121,6 +121,12 @@ class TabularModel(ABC):
     def phases(self) -> tuple[Phase, ...]:
         """The updates of one training step, in order."""
 
+    def calibrate_discrete(self, condition: torch.Tensor, generator: torch.Generator, counts: list) -> None:
+        """After training, make the discrete slots drawn for conditional vectors ``condition``
+        occur with the given per-condition-span ``counts`` (models with the
+        ``discrete-calibration`` capability)."""
+        raise NotImplementedError(f"{type(self).__name__} has no discrete calibration")
+
     @abstractmethod
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         """Rows for the given conditional vectors (one per vector row), ready to decode, in compact

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +26,10 @@ from synthgan.models.target import HIDDEN, TargetLoss
 from synthgan.streams import RandomStreams
 from synthgan.transform.encoded import EncodedRows
 from synthgan.transform.modes import ModeState
+
+
+# the logit offsets of discrete calibration among the weights (model files before it have none: zeros)
+OFFSETS_KEY = "activation.logit_offsets"
 
 
 @dataclass(frozen=True)
@@ -262,18 +267,41 @@ class AdversarialModel(TabularModel):
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
         raw = self.generator.infer(noise, columns=self.activation.decode_order)
-        values, slots = self.activation.for_decoding(raw, generator)
+        values, slots = self.activation.for_decoding(raw, generator, condition)
         return EncodedRows(self.layout, values.cpu().numpy(), slots.cpu().numpy())
 
+    @torch.no_grad()
+    def calibrate_discrete(self, condition: torch.Tensor, generator: torch.Generator,
+                           counts: list[np.ndarray]) -> None:
+        """Fit the logit offsets of discrete calibration (:meth:`SpanActivation.fit_logit_offsets`)
+        on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
+        towards the slot ``counts`` of each condition span. Reads no real row."""
+        self.activation.logit_offsets = None
+        noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
+        scores = self.generator.infer(noise, columns=self.activation.decode_order)[:, self.activation.n_values:]
+        self.activation.fit_logit_offsets(scores, condition, self.activation.slot_frequency(counts))
+
     def weights(self) -> dict[str, torch.Tensor]:
-        return {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
+        found = {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
+        offsets = self.activation.logit_offsets
+        found[OFFSETS_KEY] = (offsets.detach().cpu().clone() if offsets is not None
+                              else torch.zeros(self._n_scores()))  # zeros: not calibrated
+        return found
 
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         prefix = "generator."
         self.generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        offsets = state.get(OFFSETS_KEY)
+        self.activation.logit_offsets = (offsets.to(self.device, torch.float32)
+                                         if offsets is not None and bool(offsets.any()) else None)
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {f"generator.{k}": tuple(v.shape) for k, v in self.generator.state_dict().items()}
+        shapes = {f"generator.{k}": tuple(v.shape) for k, v in self.generator.state_dict().items()}
+        shapes[OFFSETS_KEY] = (self._n_scores(),)
+        return shapes
+
+    def _n_scores(self) -> int:
+        return len(self.activation.decode_order) - self.activation.n_values
 
     def random_state(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, f"{name}_rng").get_state() for name in ("noise", "penalty", "dropout")}
@@ -288,7 +316,7 @@ class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
     description = "conditional generator, training-by-sampling, critic of pac rows (Xu et al., 2019)"
-    capabilities = frozenset({"conditional", "private", "target"})
+    capabilities = frozenset({"conditional", "private", "target", "discrete-calibration"})
 
 
 @register_model("wgan-gp")
@@ -296,4 +324,4 @@ class WassersteinGAN(AdversarialModel):
     """Unconditional WGAN-GP over the same encoding."""
 
     description = "unconditional Wasserstein GAN with gradient penalty over the same encoding"
-    capabilities = frozenset({"target"})
+    capabilities = frozenset({"target", "discrete-calibration"})

@@ -1,0 +1,122 @@
+"""Discrete calibration: per-slot logit offsets fitted after training so that the categories and
+missing rates drawn in generated rows match the training ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthgan import SynthGAN
+from synthgan.layout import Span, TableLayout
+from synthgan.models.activations import SpanActivation
+from synthgan.models.gan import OFFSETS_KEY
+from synthgan import persistence
+
+LAYOUT = TableLayout((
+    Span("x", "value", "tanh", 0, 1),
+    Span("x", "mode", "softmax", 1, 3),
+    Span("c", "category", "softmax", 3, 6),
+    Span("d", "category", "softmax", 6, 8),
+))
+
+
+def _scores(act: SpanActivation, n: int, seed: int) -> torch.Tensor:
+    """Row-varying logits in decode order (after the values) that favour the first slots."""
+    gen = torch.Generator().manual_seed(seed)
+    raw = torch.randn(n, LAYOUT.dim, generator=gen) + torch.tensor([0, 1.5, 0, 2.0, 0, -1.0, 1.0, 0])
+    return raw[:, act.decode_order][:, act.n_values:].contiguous()
+
+
+def _shares(act: SpanActivation, scores: torch.Tensor, condition: torch.Tensor) -> list[torch.Tensor]:
+    raw = torch.cat([torch.zeros(len(scores), act.n_values), scores], dim=1)
+    _, slots = act.for_decoding(raw, torch.Generator().manual_seed(3), condition)
+    return [torch.bincount(slots[:, k], minlength=s.width).double() / len(slots)
+            for k, s in enumerate(LAYOUT.onehot_spans)]
+
+
+def test_offsets_bring_drawn_shares_to_the_target_and_spare_modes():
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    n = 40_000
+    scores, condition = _scores(act, n, 0), torch.zeros(n, LAYOUT.condition_dim)
+    counts = [np.array([20, 30, 50]), np.array([90, 10])]  # c, d (the condition spans' order)
+    before = _shares(act, scores.clone(), condition)
+    assert abs(before[1][2].item() - 0.5) > 0.2  # the generator's own share is far off
+    act.fit_logit_offsets(scores, condition, act.slot_frequency(counts))
+    after = _shares(act, scores.clone(), condition)
+    assert torch.allclose(after[1], torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64), atol=0.01)
+    assert torch.allclose(after[2], torch.tensor([0.9, 0.1], dtype=torch.float64), atol=0.01)
+    assert torch.allclose(after[0], before[0], atol=0.01)  # numeric modes are left to the marginal map
+    mode_columns = slice(act.score_start[0], act.score_start[0] + 2)
+    assert torch.equal(act.logit_offsets[mode_columns], torch.zeros(2))
+
+
+def test_offsets_are_not_applied_on_the_span_a_row_is_conditioned_on():
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    n = 4_000
+    offsets = torch.zeros(len(act.decode_order) - act.n_values)
+    c_first = act.score_start[1]
+    offsets[c_first] = -8.0  # c's first level almost never drawn where the offsets apply
+    act.logit_offsets = offsets
+    scores = torch.zeros(n, len(offsets))
+    scores[:, c_first] = 6.0  # ... which the generator draws almost always
+    condition = torch.zeros(n, LAYOUT.condition_dim)
+    condition[: n // 2, 0] = 1.0  # the first half is conditioned on c's first level
+    raw = torch.cat([torch.zeros(n, act.n_values), scores], dim=1)
+    _, slots = act.for_decoding(raw, torch.Generator().manual_seed(1), condition)
+    assert (slots[: n // 2, 1] == 0).float().mean() > 0.95
+    assert (slots[n // 2:, 1] == 0).float().mean() < 0.5
+    assert torch.equal(act.offset_mask(condition)[: n // 2, c_first:c_first + 3], torch.zeros(n // 2, 3))
+    assert torch.equal(act.offset_mask(condition)[n // 2:], torch.ones(n - n // 2, len(offsets)))
+
+
+def _table(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    a = rng.choice(list("abcde"), n, p=[0.5, 0.2, 0.15, 0.1, 0.05])
+    x = rng.normal(size=n) + (a == "a")
+    x[rng.random(n) < 0.2] = np.nan
+    return pd.DataFrame({"a": a, "b": np.where(rng.random(n) < 0.3, "x", "y"), "x": x})
+
+
+@pytest.mark.parametrize("model", ["ctgan", "wgan-gp"])
+def test_fit_matches_category_and_missing_rates(model):
+    """After a short fit the generator's categories are far from the training shares; with
+    discrete calibration the sampled shares match them (and the missing rate too)."""
+    df = _table()
+    real = df["a"].value_counts(normalize=True)
+    gaps = {}
+    for calibrated in (False, True):
+        fitted = SynthGAN(model=model, epochs=2, discrete_calibration=calibrated, random_state=0,
+                          verbose=False).fit(df)
+        syn = fitted.sample(20_000, random_state=1)
+        share = syn["a"].value_counts(normalize=True).reindex(real.index, fill_value=0.0)
+        gaps[calibrated] = (share - real).abs().max(), abs(syn["x"].isna().mean() - df["x"].isna().mean()), \
+            abs((syn["b"] == "x").mean() - (df["b"] == "x").mean())
+    assert max(gaps[True]) < 0.03, gaps
+    assert max(gaps[False]) > 0.05, gaps  # the check above is not met without the calibration
+
+
+def test_offsets_are_saved_and_old_files_load(tmp_path):
+    df = _table(1500)
+    fitted = SynthGAN(epochs=1, discrete_calibration=True, random_state=0, verbose=False).fit(df)
+    assert fitted.model_.activation.logit_offsets is not None
+    path = tmp_path / "m.synthgan"
+    fitted.save(path)
+    loaded = SynthGAN.load(path)
+    assert torch.equal(loaded.model_.activation.logit_offsets, fitted.model_.activation.logit_offsets)
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=4), fitted.sample(500, random_state=4))
+    # a file written before discrete calibration has no offsets: it loads and samples uncalibrated
+    metadata, weights = persistence.read_model(path)
+    del weights[OFFSETS_KEY]
+    metadata["params"].pop("discrete_calibration")
+    old = tmp_path / "old.synthgan"
+    persistence.write_model(old, metadata, weights)
+    before = SynthGAN.load(old)
+    assert before.model_.activation.logit_offsets is None and before.discrete_calibration is False
+    assert len(before.sample(100, random_state=0)) == 100
+
+
+def test_off_by_default_leaves_no_offsets():
+    fitted = SynthGAN(epochs=1, random_state=0, verbose=False).fit(_table(600))
+    assert fitted.model_.activation.logit_offsets is None
