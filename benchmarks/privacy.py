@@ -121,7 +121,7 @@ def _dp_system(generator_steps: int, dropout: float | None = None) -> str:
 
 def parse_variant(text: str) -> tuple[str, dict]:
     """``NAME=key:value;key:value`` -> (NAME, {key: value}); a value with a comma is a tuple of numbers,
-    ``@target`` stands for the dataset's target column."""
+    ``true``/``false`` a boolean, ``@target`` stands for the dataset's target column."""
     label, sep, body = text.partition("=")
     if not sep or not label or not body:
         raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME=key:value;key:value")
@@ -136,6 +136,8 @@ def parse_variant(text: str) -> tuple[str, dict]:
             raise argparse.ArgumentTypeError(f"--variant {text!r}: {item!r} is not key:value")
         if value == TARGET_VALUE:
             params[key.strip()] = value
+        elif value.lower() in ("true", "false"):
+            params[key.strip()] = value.lower() == "true"
         else:
             params[key.strip()] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
     return label, params

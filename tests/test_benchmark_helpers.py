@@ -233,5 +233,7 @@ def test_privacy_variant_names_a_system_and_its_parameters():
         "critic64", {"discriminator_dim": (64, 64), "discriminator_lr": 1e-3})
     assert parse_variant("g3=generator_steps:3") == ("g3", {"generator_steps": 3})
     assert parse_variant("target=target:@target") == ("target", {"target": "@target"})  # the dataset's target
+    assert parse_variant("dc=discrete_calibration:true") == ("dc", {"discrete_calibration": True})
+    assert parse_variant("dc=discrete_calibration:False") == ("dc", {"discrete_calibration": False})
     with pytest.raises(argparse.ArgumentTypeError, match="key:value"):
         parse_variant("bad=discriminator_dim")
