@@ -43,13 +43,41 @@ def test_offsets_bring_drawn_shares_to_the_target_and_spare_modes():
     counts = [np.array([20, 30, 50]), np.array([90, 10])]  # c, d (the condition spans' order)
     before = _shares(act, scores.clone(), condition)
     assert abs(before[1][2].item() - 0.5) > 0.2  # the generator's own share is far off
-    act.fit_logit_offsets(scores, condition, act.slot_frequency(counts))
+    act.fit_logit_offsets(scores, condition, act.slot_frequency(counts)[0])  # exactly, no tolerance
     after = _shares(act, scores.clone(), condition)
     assert torch.allclose(after[1], torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64), atol=0.01)
     assert torch.allclose(after[2], torch.tensor([0.9, 0.1], dtype=torch.float64), atol=0.01)
     assert torch.allclose(after[0], before[0], atol=0.01)  # numeric modes are left to the marginal map
     mode_columns = slice(act.score_start[0], act.score_start[0] + 2)
     assert torch.equal(act.logit_offsets[mode_columns], torch.zeros(2))
+
+
+def test_shares_within_the_training_tables_sampling_noise_are_left_alone():
+    """With the tolerance of :meth:`slot_frequency` (two standard errors of each training share), a
+    span the generator already draws within it gets no offset, and one outside is moved to the
+    band's edge, not to the share itself."""
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    n = 40_000
+    scores, condition = _scores(act, n, 0), torch.zeros(n, LAYOUT.condition_dim)
+    d_start = act.score_start[2]
+    own = torch.softmax(scores[:, d_start:d_start + 2], dim=1).mean(0).double()  # the generator's d shares
+    # d: 100 training rows whose share is 0.03 from the generator's (inside 2 se, about 0.09);
+    # c: 10,000 rows with shares far from the generator's (2 se about 0.01)
+    d_count = np.round(100 * (own.numpy() + [0.03, -0.03])).astype(int)
+    counts = [np.array([2000, 3000, 5000]), d_count]
+    frequency, tolerance = act.slot_frequency(counts)
+    assert torch.allclose(tolerance[d_start:d_start + 2].double(),
+                          2 * torch.sqrt(torch.tensor(d_count / 100 * (1 - d_count / 100))) / 10, atol=1e-6)
+    act.fit_logit_offsets(scores, condition, frequency, tolerance)
+    assert torch.allclose(act.logit_offsets[d_start:d_start + 2], torch.zeros(2), atol=1e-3)
+    c = slice(act.score_start[1], act.score_start[1] + 3)
+    before = torch.softmax(scores[:, c], dim=1).mean(0)
+    after = torch.softmax(scores[:, c] + act.logit_offsets[c], dim=1).mean(0)  # expected shares, no draws
+    target, band = frequency[c], tolerance[c]
+    assert ((before - target).abs() > 5 * band).all()  # all three started far outside
+    gap = (after - target).abs()
+    assert (gap <= band + 2e-3).all()  # ... end within the band
+    assert gap.max() > 0.5 * band.max()  # ... at its edge, not on the training share itself
 
 
 def test_offsets_are_not_applied_on_the_span_a_row_is_conditioned_on():

@@ -115,24 +115,31 @@ class SpanActivation:
         held.scatter_add_(1, columns, valid.float())
         return (held == 0).float()
 
-    def slot_frequency(self, counts: list[np.ndarray]) -> torch.Tensor:
-        """Target of :meth:`fit_logit_offsets` from the training count of every slot of each
-        condition span (``layout.condition_spans`` order): each category and missing-indicator
-        span's shares in decode order, NaN elsewhere (numeric modes, whose values the marginal
-        calibration maps, and spans that are not conditions)."""
-        frequency = np.full(len(self.decode_order) - self.n_values, np.nan, dtype=np.float32)
+    def slot_frequency(self, counts: list[np.ndarray], standard_errors: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets of :meth:`fit_logit_offsets` from the training count of every slot of each
+        condition span (``layout.condition_spans`` order): ``(frequency, tolerance)`` in decode
+        order, each category and missing-indicator span's shares and ``standard_errors`` times
+        their standard error as estimates from the span's rows (``sqrt(p (1 - p) / n)``); NaN
+        elsewhere (numeric modes, whose values the marginal calibration maps, and spans that are
+        not conditions)."""
+        frequency = np.full(len(self.decode_order) - self.n_values, np.nan, dtype=np.float64)
+        tolerance = np.full_like(frequency, np.nan)
         for (position, role), count in zip(self._condition_spans, counts):
             width = self.score_width[position]
             total = float(np.sum(count))
             if role in ("category", "missing") and width and total > 0:
+                share = np.asarray(count, dtype=np.float64) / total
                 start = self.score_start[position]
-                frequency[start:start + width] = np.asarray(count, dtype=np.float64) / total
-        return torch.as_tensor(frequency, device=self.decode_order.device)
+                frequency[start:start + width] = share
+                tolerance[start:start + width] = standard_errors * np.sqrt(share * (1 - share) / total)
+        device = self.decode_order.device
+        return (torch.as_tensor(frequency, dtype=torch.float32, device=device),
+                torch.as_tensor(tolerance, dtype=torch.float32, device=device))
 
     def fit_logit_offsets(self, scores: torch.Tensor, condition: torch.Tensor, frequency: torch.Tensor,
-                          rounds: int = 50, bound: float = 8.0) -> None:
+                          tolerance: torch.Tensor | None = None, rounds: int = 50, bound: float = 8.0) -> None:
         """Discrete calibration: per-slot offsets to the generator's logits, so that the slots
-        drawn from its softmax occur with ``frequency``.
+        drawn from its softmax occur with ``frequency`` (within ``tolerance``).
 
         Parameters
         ----------
@@ -141,28 +148,38 @@ class SpanActivation:
             for rows drawn as sampling draws them, ``condition`` their conditional vectors.
         frequency : Tensor (scores,)
             Target share of every slot among its span's draws; NaN on spans not calibrated.
+        tolerance : Tensor (scores,) or None
+            How far a generated share may lie from ``frequency`` and be left alone (a share
+            outside is moved to the nearer edge); None: matched exactly. With the training
+            shares' standard errors (:meth:`slot_frequency`) the generator is corrected where it
+            differs from the training table by more than the table's own sampling noise, and not
+            fitted to that noise.
         rounds, bound : int, float
-            Fixed-point rounds, each setting ``offset += log(frequency) - log(mean generated
-            probability)`` per span (iterative proportional fitting of the mean softmax; a span the
+            Fixed-point rounds, each adding ``log(goal) - log(mean generated probability)`` to
+            every slot's offset (iterative proportional fitting of the mean softmax; a span the
             generator draws in one shape for every row is matched in one round), centred within
             the span, and the largest offset in absolute value (a safety bound: e^8, about 3,000
             times more or less often; a share the generator cannot reach with the offsets, as when
             it does not follow its conditions, stops there).
-            The offsets are not applied on the span a row is conditioned on, here as in
-            :meth:`for_decoding`.
+
+        The offsets are not applied on the span a row is conditioned on, here as in
+        :meth:`for_decoding`.
         """
         scores = scores.float()
         mask = self.offset_mask(condition)
         use = ~torch.isnan(frequency)
-        log_target = torch.where(use, frequency, 1.0).clamp_min(1e-6).log()
+        target = torch.where(use, frequency, 1.0)
+        band = torch.zeros_like(target) if tolerance is None else torch.where(use, tolerance, 0.0)
         offsets = torch.zeros_like(frequency)
         for _ in range(rounds):
             shifted = scores + offsets * mask
             for first, width, members in self.width_groups:  # a handful of widths, not one per column
                 cols = slice(first, first + width * len(members))
-                log_mean = torch.softmax(shifted[:, cols].unflatten(1, (len(members), width)), dim=-1) \
-                    .mean(dim=0).clamp_min(1e-12).log()
-                step = offsets[cols].unflatten(0, (len(members), width)) + log_target[cols].view_as(log_mean) - log_mean
+                shape = (len(members), width)
+                share = torch.softmax(shifted[:, cols].unflatten(1, shape), dim=-1).mean(dim=0)
+                goal = torch.minimum(torch.maximum(share, (target[cols] - band[cols]).view(shape)),
+                                     (target[cols] + band[cols]).view(shape))
+                step = offsets[cols].view(shape) + goal.clamp_min(1e-6).log() - share.clamp_min(1e-12).log()
                 step = step - step.mean(dim=1, keepdim=True)  # only differences within a span matter
                 offsets[cols] = step.clamp(-bound, bound).flatten()
             offsets = torch.where(use, offsets, 0.0)

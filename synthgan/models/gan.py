@@ -275,11 +275,12 @@ class AdversarialModel(TabularModel):
                            counts: list[np.ndarray]) -> None:
         """Fit the logit offsets of discrete calibration (:meth:`SpanActivation.fit_logit_offsets`)
         on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
-        towards the slot ``counts`` of each condition span. Reads no real row."""
+        towards the slot ``counts`` of each condition span, within two standard errors of each
+        share. Reads no real row."""
         self.activation.logit_offsets = None
         noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
         scores = self.generator.infer(noise, columns=self.activation.decode_order)[:, self.activation.n_values:]
-        self.activation.fit_logit_offsets(scores, condition, self.activation.slot_frequency(counts))
+        self.activation.fit_logit_offsets(scores, condition, *self.activation.slot_frequency(counts))
 
     def weights(self) -> dict[str, torch.Tensor]:
         found = {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
