@@ -145,6 +145,7 @@ def test_offsets_are_saved_and_old_files_load(tmp_path):
     assert len(before.sample(100, random_state=0)) == 100
 
 
-def test_off_by_default_leaves_no_offsets():
-    fitted = SynthGAN(epochs=1, random_state=0, verbose=False).fit(_table(600))
+def test_on_by_default_and_off_leaves_no_offsets():
+    assert SynthGAN().discrete_calibration is True
+    fitted = SynthGAN(epochs=1, discrete_calibration=False, random_state=0, verbose=False).fit(_table(600))
     assert fitted.model_.activation.logit_offsets is None

@@ -155,7 +155,7 @@ class SpanActivation:
             differs from the training table by more than the table's own sampling noise, and not
             fitted to that noise.
         rounds, bound : int, float
-            Fixed-point rounds, each adding ``log(goal) - log(mean generated probability)`` to
+            At most this many fixed-point rounds (fewer once no offset moves by 0.001), each adding ``log(goal) - log(mean generated probability)`` to
             every slot's offset (iterative proportional fitting of the mean softmax; a span the
             generator draws in one shape for every row is matched in one round), centred within
             the span, and the largest offset in absolute value (a safety bound: e^8, about 3,000
@@ -165,6 +165,9 @@ class SpanActivation:
         The offsets are not applied on the span a row is conditioned on, here as in
         :meth:`for_decoding`.
         """
+        self.logit_offsets = None
+        if not self.width_groups:  # no span of two or more slots: nothing is drawn
+            return
         scores = scores.float()
         mask = self.offset_mask(condition)
         use = ~torch.isnan(frequency)
@@ -172,6 +175,7 @@ class SpanActivation:
         band = torch.zeros_like(target) if tolerance is None else torch.where(use, tolerance, 0.0)
         offsets = torch.zeros_like(frequency)
         for _ in range(rounds):
+            previous = offsets.clone()
             shifted = scores + offsets * mask
             for first, width, members in self.width_groups:  # a handful of widths, not one per column
                 cols = slice(first, first + width * len(members))
@@ -183,7 +187,9 @@ class SpanActivation:
                 step = step - step.mean(dim=1, keepdim=True)  # only differences within a span matter
                 offsets[cols] = step.clamp(-bound, bound).flatten()
             offsets = torch.where(use, offsets, 0.0)
-        self.logit_offsets = offsets if bool(use.any()) else None
+            if float((offsets - previous).abs().max()) < 1e-3:  # converged (or every share in its band)
+                break
+        self.logit_offsets = offsets if bool(offsets.any()) else None  # None: every share within its band
 
     def for_decoding(self, raw: torch.Tensor, generator: torch.Generator,
                      condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
