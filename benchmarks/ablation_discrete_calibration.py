@@ -23,14 +23,13 @@ difference. Run it alone on the machine (2 cores: a parallel job slows every sys
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.run import DATASETS_DIR, TARGETS, ResultRows, headline, load_split
+from benchmarks.run import TARGETS, ResultRows, ablation_parser, headline, load_split
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
@@ -61,14 +60,7 @@ def summarize(out: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["adult"])
-    parser.add_argument("--budget", type=float, default=120.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_discrete_calibration"))
-    parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
-    args = parser.parse_args()
+    args = ablation_parser(__doc__, Path("benchmarks/results/ablation_discrete_calibration")).parse_args()
     if args.summary:
         print(summarize(args.out))
         return

@@ -64,7 +64,7 @@ import warnings
 from pathlib import Path
 
 from benchmarks.baselines import GaussianCopula
-from benchmarks.run import DATASETS_DIR, TARGETS, ResultRows, headline, load_split
+from benchmarks.run import TARGETS, ResultRows, ablation_parser, headline, load_split
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 from synthgan.training import EarlyStopping, LearningRateSchedule, WeightAverage
@@ -155,14 +155,8 @@ def summarize(out: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["adult"])
-    parser.add_argument("--budget", type=float, default=120.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser = ablation_parser(__doc__, Path("benchmarks/results/ablation_es"))
     parser.add_argument("--variants", nargs="+", type=_variant, default=["baseline", "val-es"])
-    parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_es"))
-    parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
     args = parser.parse_args()
     if args.summary:
         print(summarize(args.out))

@@ -127,6 +127,19 @@ def load_split(name: str, datasets: Path, max_train_rows: int, seed: int) -> tup
     return train.iloc[:max_train_rows].reset_index(drop=True), holdout.reset_index(drop=True), constant
 
 
+def ablation_parser(description: str, out: Path) -> argparse.ArgumentParser:
+    """The options every ablation script reads: datasets, time budget, seeds, where the datasets
+    are and where results go, and ``--summary`` (only rebuild ``OUT/summary.md``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["adult"])
+    parser.add_argument("--budget", type=float, default=120.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
+    return parser
+
+
 def headline(result, target: str) -> dict:
     scores = result.scores
     tstr = scores["utility"]["tstr"] if scores["utility"] else {}
