@@ -253,22 +253,22 @@ class SynthGAN(BaseEstimator):
         with ``privacy="strict"`` (the file would keep one value per ten rows of every number) or
         for the one-pass ``copula``.
     discrete_calibration : bool, default=True
-        After training, add one offset per slot to the generator's logits of every discrete
-        column and missing indicator, fitted so that the categories drawn in generated rows
-        (ten per training row, within 2,000 and 20,000, drawn as ``sample`` draws them) occur with their training frequency (iterative
-        proportional fitting of the mean softmax): the categorical counterpart of
-        ``marginal_calibration``. What a row draws still depends on its other columns through the
-        generator's logits; only each slot's overall rate is shifted. Not applied on the column a
-        row is conditioned on (``sample(conditions=...)`` keeps what it asked for). A share
-        already within two standard errors of the training share (its sampling noise as an
-        estimate from the table's rows) is left alone, and one outside is moved to that band's
-        edge: the generator is not fitted to the table's own noise (on a table of 800 rows the
-        band is several points wide; on one of 50,000 under one). The offsets are stored in the
-        model file. Not applied with ``epsilon`` (not measured there) or for the one-pass
-        ``copula``. In its paired ablation (benchmarks/README.md, "Ablation: discrete
-        calibration") it raised sdmetrics quality where the generator's shares were off
-        (diabetes130 +0.029, adult +0.009), TSTR within noise; detection AUC fell on diabetes130
-        and rose on adult. False: the generator's own shares (before this parameter existed).
+        After training, add one offset per slot to the generator's logits of every discrete column
+        and missing indicator, fitted so that the categories drawn in generated rows (ten per
+        training row, within 2,000 and 20,000, drawn as ``sample`` draws them) occur with their
+        training frequency (iterative proportional fitting of the mean softmax): the categorical
+        counterpart of ``marginal_calibration``. What a row draws still depends on its other columns
+        through the generator's logits; only each slot's overall rate is shifted. Not applied on the
+        column a row is conditioned on (``sample(conditions=...)`` keeps what it asked for). A share
+        already within two standard errors of the training share (its sampling noise as an estimate
+        from the table's rows) is left alone, and one outside is moved to that band's edge: the
+        generator is not fitted to the table's own noise (on a table of 800 rows the band is several
+        points wide; on one of 50,000 under one). The offsets are stored in the model file. Not
+        applied with ``epsilon`` (not measured there) or for the one-pass ``copula``. In its paired
+        ablation (benchmarks/README.md, "Ablation: discrete calibration") it raised sdmetrics
+        quality where the generator's shares were off (diabetes130 +0.029, adult +0.009), TSTR
+        within noise; detection AUC fell on diabetes130 and rose on adult. False: the generator's
+        own shares (before this parameter existed).
     condition_on_modes : bool, default=False
         Training-by-sampling also conditions on the modes of numbers and datetimes (as CTAB-GAN
         does, Zhao et al., 2021): besides a discrete column's category, the conditional vector can

@@ -115,7 +115,8 @@ class SpanActivation:
         held.scatter_add_(1, columns, valid.float())
         return (held == 0).float()
 
-    def slot_frequency(self, counts: list[np.ndarray], standard_errors: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def slot_frequency(self, counts: list[np.ndarray],
+                       standard_errors: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Targets of :meth:`fit_logit_offsets` from the training count of every slot of each
         condition span (``layout.condition_spans`` order): ``(frequency, tolerance)`` in decode
         order, each category and missing-indicator span's shares and ``standard_errors`` times
@@ -155,12 +156,13 @@ class SpanActivation:
             differs from the training table by more than the table's own sampling noise, and not
             fitted to that noise.
         rounds, bound : int, float
-            At most this many fixed-point rounds (fewer once no offset moves by 0.001), each adding ``log(goal) - log(mean generated probability)`` to
-            every slot's offset (iterative proportional fitting of the mean softmax; a span the
-            generator draws in one shape for every row is matched in one round), centred within
-            the span, and the largest offset in absolute value (a safety bound: e^8, about 3,000
-            times more or less often; a share the generator cannot reach with the offsets, as when
-            it does not follow its conditions, stops there).
+            At most this many fixed-point rounds (fewer once no offset moves by 0.001), each adding
+            ``log(goal) - log(mean generated probability)`` to every slot's offset (iterative
+            proportional fitting of the mean softmax; a span the generator draws in one shape for
+            every row is matched in one round), centred within the span, and the largest offset in
+            absolute value (a safety bound: e^8, about 3,000 times more or less often; a share the
+            generator cannot reach with the offsets, as when it does not follow its conditions,
+            stops there).
 
         The offsets are not applied on the span a row is conditioned on, here as in
         :meth:`for_decoding`.
