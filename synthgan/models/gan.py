@@ -277,7 +277,6 @@ class AdversarialModel(TabularModel):
         on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
         towards the slot ``counts`` of each condition span, within two standard errors of each
         share. Reads no real row."""
-        self.activation.logit_offsets = None
         noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
         scores = self.generator.infer(noise, columns=self.activation.decode_order)[:, self.activation.n_values:]
         self.activation.fit_logit_offsets(scores, condition, *self.activation.slot_frequency(counts))
