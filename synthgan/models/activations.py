@@ -42,29 +42,28 @@ class SpanActivation:
         # condition_dim x dim floats would not fit memory for wide tables)
         self.condition_index = torch.as_tensor(layout.condition_index, device=device)
         # the order for_decoding reads the output in: the tanh columns, then the one-hot spans of two
-        # or more slots grouped by width (spans of one width side by side)
+        # or more slots grouped by width (spans of one width side by side); and where each one-hot
+        # span's slots lie among those scores after the values (a one-slot span has none: width 0)
+        self.n_onehot = len(layout.onehot_spans)
+        self.score_start = np.zeros(self.n_onehot, dtype=np.int64)
+        self.score_width = np.zeros(self.n_onehot, dtype=np.int64)
         order, self.width_groups, first = [layout.tanh_index], [], 0
         for width, members, columns in layout.onehot_groups:
             order.append(columns)
             self.width_groups.append((first, width, torch.as_tensor(members, device=device)))
+            self.score_start[members] = first + width * np.arange(len(members))
+            self.score_width[members] = width
             first += width * len(members)
         self.n_values = len(layout.tanh_index)
-        self.n_onehot = len(layout.onehot_spans)
+        self.n_scores = first  # decode-order columns after the values
         self.decode_order = torch.as_tensor(np.concatenate(order).astype(np.int64), device=device)
-        # where each one-hot span's slots lie among the decode-order scores (after the values); a
-        # one-slot span has none (width 0 here)
-        start, width, first = np.zeros(self.n_onehot, dtype=np.int64), np.zeros(self.n_onehot, dtype=np.int64), 0
-        for span_width, members, _ in layout.onehot_groups:
-            start[members] = first + span_width * np.arange(len(members))
-            width[members] = span_width
-            first += span_width * len(members)
-        self.score_start, self.score_width = start, width
         # the one-hot span of each conditional-vector entry (its position among layout.onehot_spans)
         spans = layout.condition_spans
-        entry_span = np.repeat([layout.slot_column[s.start] for s in spans], [s.width for s in spans])
-        self._entry_start = torch.as_tensor(start[entry_span.astype(np.int64)], device=device)
-        self._entry_width = torch.as_tensor(width[entry_span.astype(np.int64)], device=device)
-        self._widest_condition = int(width[entry_span.astype(np.int64)].max()) if len(entry_span) else 0
+        entry_span = np.repeat([layout.slot_column[s.start] for s in spans], [s.width for s in spans]).astype(np.int64)
+        entry_width = self.score_width[entry_span]
+        self._entry_start = torch.as_tensor(self.score_start[entry_span], device=device)
+        self._entry_width = torch.as_tensor(entry_width, device=device)
+        self._widest_condition = int(entry_width.max()) if len(entry_span) else 0
         self._condition_spans = [(layout.slot_column[s.start], s.role) for s in spans]
         self.logit_offsets: torch.Tensor | None = None  # set by discrete calibration, see fit_logit_offsets
 
@@ -109,9 +108,8 @@ class SpanActivation:
     def offset_mask(self, condition: torch.Tensor) -> torch.Tensor:
         """Float ``(n, scores)``: 1 where the logit offsets apply, 0 on the span a row is
         conditioned on (the generator was taught to follow its condition there)."""
-        n_scores = len(self.decode_order) - self.n_values
         columns, valid = self.conditioned_scores(condition)
-        held = torch.zeros((len(condition), n_scores), device=condition.device)
+        held = torch.zeros((len(condition), self.n_scores), device=condition.device)
         held.scatter_add_(1, columns, valid.float())
         return (held == 0).float()
 
@@ -123,7 +121,7 @@ class SpanActivation:
         their standard error as estimates from the span's rows (``sqrt(p (1 - p) / n)``); NaN
         elsewhere (numeric modes, whose values the marginal calibration maps, and spans that are
         not conditions)."""
-        frequency = np.full(len(self.decode_order) - self.n_values, np.nan, dtype=np.float64)
+        frequency = np.full(self.n_scores, np.nan, dtype=np.float64)
         tolerance = np.full_like(frequency, np.nan)
         for (position, role), count in zip(self._condition_spans, counts):
             width = self.score_width[position]

@@ -285,7 +285,7 @@ class AdversarialModel(TabularModel):
         found = {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
         offsets = self.activation.logit_offsets
         found[OFFSETS_KEY] = (offsets.detach().cpu().clone() if offsets is not None
-                              else torch.zeros(self._n_scores()))  # zeros: not calibrated
+                              else torch.zeros(self.activation.n_scores))  # zeros: not calibrated
         return found
 
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
@@ -297,11 +297,8 @@ class AdversarialModel(TabularModel):
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {f"generator.{k}": tuple(v.shape) for k, v in self.generator.state_dict().items()}
-        shapes[OFFSETS_KEY] = (self._n_scores(),)
+        shapes[OFFSETS_KEY] = (self.activation.n_scores,)
         return shapes
-
-    def _n_scores(self) -> int:
-        return len(self.activation.decode_order) - self.activation.n_values
 
     def random_state(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, f"{name}_rng").get_state() for name in ("noise", "penalty", "dropout")}
