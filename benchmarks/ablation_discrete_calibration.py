@@ -1,28 +1,33 @@
-"""Paired ablation of discrete calibration (issue #13): the same trained generator sampled without
-and with it.
+"""Paired ablations of the steps after training (issue #13): the same trained generator sampled
+without and with one step.
 
     python -m benchmarks.ablation_discrete_calibration --datasets diabetes130 adult bank_marketing \
         --budget 120 --seeds 0 1 2 --out benchmarks/results/ablation_discrete_calibration
+    python -m benchmarks.ablation_discrete_calibration --step dependence --datasets abalone adult \
+        --budget 120 --seeds 0 1 2 --out benchmarks/results/ablation_dependence_calibration
 
-For each dataset and seed, on the same 80/20 split as ``benchmarks.run``: one
-``SynthGAN(max_time=BUDGET, random_state=seed)`` fit with its defaults and
-``discrete_calibration=False``; then
+For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, one
+``SynthGAN(max_time=BUDGET, random_state=seed)`` fit with its defaults, except:
 
-- ``uncalibrated``: as many rows as the training table, sampled with ``random_state=seed``;
-- ``discrete-calibration``: the same model after the steps ``fit`` runs when
-  ``discrete_calibration=True`` (the per-slot logit offsets, then the numbers' marginal calibration
-  refitted on rows drawn with them, ``SynthGAN._calibrate``), sampled with the same
-  ``random_state``.
+- ``--step discrete`` (default): fitted with ``discrete_calibration=False``; arm ``uncalibrated``
+  samples it as it is; arm ``discrete-calibration`` after the steps ``fit`` runs when
+  ``discrete_calibration=True`` (the per-slot logit offsets, then the numbers' marginal
+  calibration refitted on rows drawn with them, ``SynthGAN._calibrate``).
+- ``--step dependence``: fitted with ``dependence_calibration=True``; arm ``marginal-only``
+  samples it with the dependence map set aside (the marginal calibration alone, as
+  ``dependence_calibration=False`` decodes); arm ``dependence-calibration`` as fitted.
 
-Calibration is a step after training, so the pair shares the generator: the difference is the
-calibration's alone, not two training runs' (at a wall-clock budget two fits differ by their epochs).
-Both are scored by ``synthgan.evaluation.evaluate`` against the holdout. One row per arm is appended
-to ``OUT/ablation.csv``; ``OUT/summary.md`` holds mean ± sd over seeds and the mean paired
-difference. Run it alone on the machine (2 cores: a parallel job slows every system).
+Each arm samples as many rows as the training table with ``random_state=seed``. A step after
+training leaves the generator alone, so the pair shares it: the difference is the step's alone, not
+two training runs' (at a wall-clock budget two fits differ by their epochs). Both are scored by
+``synthgan.evaluation.evaluate`` against the holdout. One row per arm is appended to
+``OUT/ablation.csv``; ``OUT/summary.md`` holds mean ± sd over seeds and the mean paired difference.
+Run it alone on the machine (2 cores: a parallel job slows every system).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +38,7 @@ from benchmarks.run import TARGETS, ResultRows, ablation_parser, headline, load_
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
+ARMS = {"discrete": ("uncalibrated", "discrete-calibration"), "dependence": ("marginal-only", "dependence-calibration")}
 METRICS = {"quality": "sdmetrics quality", "detection_auc": "detection AUC", "tstr": "TSTR",
            "dcr_median": "DCR median", "exact_copy_rate": "exact copies", "mia_auc": "MIA AUC"}
 
@@ -48,10 +54,11 @@ def summarize(out: Path) -> str:
             lines.append(f"| {name} ({arm['tstr_metric'].iloc[0]}, TRTR {arm['trtr'].mean():.3f}) | {variant} | "
                          f"{len(arm)} | " + " | ".join(cells) + " |")
         wide = part.pivot(index="seed", columns="variant", values=list(METRICS))
-        if {"uncalibrated", "discrete-calibration"} <= set(part["variant"]):
+        pair = next((arms for arms in ARMS.values() if set(arms) <= set(part["variant"])), None)
+        if pair is not None:
             cells = []
             for m in METRICS:
-                delta = wide[(m, "discrete-calibration")] - wide[(m, "uncalibrated")]
+                delta = wide[(m, pair[1])] - wide[(m, pair[0])]
                 cells.append(f"{delta.mean():+.3f} ({', '.join(f'{d:+.3f}' for d in delta)})")
             lines.append(f"| {name} | paired difference (per seed) | {len(wide)} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
@@ -60,7 +67,9 @@ def summarize(out: Path) -> str:
 
 
 def main() -> None:
-    args = ablation_parser(__doc__, Path("benchmarks/results/ablation_discrete_calibration")).parse_args()
+    parser = ablation_parser(__doc__, Path("benchmarks/results/ablation_discrete_calibration"))
+    parser.add_argument("--step", choices=sorted(ARMS), default="discrete")
+    args = parser.parse_args()
     if args.summary:
         print(summarize(args.out))
         return
@@ -70,23 +79,30 @@ def main() -> None:
         for seed in args.seeds:
             train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
             started = time.perf_counter()
-            model = SynthGAN(epochs=100_000, max_time=args.budget, discrete_calibration=False, random_state=seed,
-                             verbose=False).fit(train)
+            step = {"discrete_calibration": False} if args.step == "discrete" else {"dependence_calibration": True}
+            model = SynthGAN(epochs=100_000, max_time=args.budget, random_state=seed, verbose=False, **step).fit(train)
             fit_s = time.perf_counter() - started
-            for variant in ("uncalibrated", "discrete-calibration"):
-                started = time.perf_counter()
+            transformer = model._generation.transformer
+            fitted = transformer.dependence_
+            for variant in ARMS[args.step]:
+                started, extra = time.perf_counter(), {}
                 if variant == "discrete-calibration":
                     model.set_params(discrete_calibration=True)
                     model._calibrate(model._generation, len(train), np.random.default_rng(seed))
                     offsets = model.model_.activation.logit_offsets
+                    extra = {"largest_offset": None if offsets is None else round(float(offsets.abs().max()), 3)}
+                elif args.step == "dependence":
+                    transformer.dependence_ = fitted if variant == "dependence-calibration" or fitted is None else \
+                        dataclasses.replace(fitted, matrix=None)
+                    if variant == "dependence-calibration" and fitted is not None:
+                        moved = np.asarray(fitted.matrix) - np.eye(len(fitted.columns))
+                        extra = {"map_distance": round(float(np.abs(moved).max()), 3)}
                 calibrate_s = time.perf_counter() - started
                 synthetic = model.sample(len(train), random_state=seed)
                 scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
                                            random_state=seed), TARGETS[name])
-                extra = {}
                 if variant == "discrete-calibration":
-                    extra = {"calibrate_s": round(calibrate_s, 2),
-                             "largest_offset": None if offsets is None else round(float(offsets.abs().max()), 3)}
+                    extra["calibrate_s"] = round(calibrate_s, 2)
                 results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
                                 "fit_s": round(fit_s, 1), "epochs": len(model.history_), **scores, **extra})
     print(summarize(args.out))

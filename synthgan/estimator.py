@@ -49,13 +49,14 @@ _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
 _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "max_categories",
-                  "gmm_max_rows", "numeric_encoding", "marginal_calibration", "condition_on_modes",
+                  "gmm_max_rows", "numeric_encoding", "marginal_calibration", "dependence_calibration",
+                  "condition_on_modes",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
                   "weight_average")
 # parameters added after model files or checkpoints were first written, with the value every run from
 # before them had (which may differ from today's default): a file or checkpoint without the key ran so
 _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
-               "mode_separation": None, "discrete_calibration": False}
+               "mode_separation": None, "discrete_calibration": False, "dependence_calibration": False}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # With target and epsilon: the share of DP-SGD's epsilon that sets the target predictor's noise (the
@@ -269,6 +270,18 @@ class SynthGAN(BaseEstimator):
         quality where the generator's shares were off (diabetes130 +0.029, adult +0.009), TSTR
         within noise; detection AUC fell on diabetes130 and rose on adult. False: the generator's
         own shares (before this parameter existed).
+    dependence_calibration : bool, default=False
+        With ``marginal_calibration``: also map the numbers' joint dependence onto the training
+        one. Between its two halves (the generator's marginal, then the training one) the marginal
+        calibration holds every number as a standard-normal score; this moves a row's scores
+        together by the optimal-transport map between the Gaussians of the generator's score
+        correlation and the training rows' (:mod:`synthgan.transform.dependence`), fitted on the
+        same generated rows as the marginal calibration. Columns a generator draws more loosely
+        related than the training rows (near-proportional sizes and weights) get their linear
+        dependence back; the order of values within a column changes, the categories and the
+        generator's non-linear structure stay its own. The training correlation of the numbers'
+        scores (a columns-by-columns matrix) is stored in the model file. Off wherever
+        ``marginal_calibration`` is off.
     condition_on_modes : bool, default=False
         Training-by-sampling also conditions on the modes of numbers and datetimes (as CTAB-GAN
         does, Zhao et al., 2021): besides a discrete column's category, the conditional vector can
@@ -397,6 +410,7 @@ class SynthGAN(BaseEstimator):
         "numeric_encoding": P.one_of(("modes", "quantile")),
         "marginal_calibration": P.boolean(),
         "discrete_calibration": P.boolean(),
+        "dependence_calibration": P.boolean(),
         "condition_on_modes": P.boolean(),
         "learn_rounding": P.boolean(),
         "max_time": P.positive().or_none(),
@@ -431,6 +445,7 @@ class SynthGAN(BaseEstimator):
                  mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000,
                  numeric_encoding: str = "modes",
                  marginal_calibration: bool = True, discrete_calibration: bool = True,
+                 dependence_calibration: bool = False,
                  condition_on_modes: bool = False,
                  learn_rounding: bool = True, max_time: float | None = None,
                  validation_size: float | None = None, validation_every: int = 1,
@@ -466,6 +481,7 @@ class SynthGAN(BaseEstimator):
         self.numeric_encoding = numeric_encoding
         self.marginal_calibration = marginal_calibration
         self.discrete_calibration = discrete_calibration
+        self.dependence_calibration = dependence_calibration
         self.condition_on_modes = condition_on_modes
         self.learn_rounding = learn_rounding
         self.max_time = max_time
@@ -691,8 +707,8 @@ class SynthGAN(BaseEstimator):
         transformer = generation.transformer
         if transformer.calibration:
             total = _calibration_rows(n_train)
-            transformer.fit_calibration(generation.encoded(min(_SAMPLE_CHUNK_ROWS, total - first), None, rng)
-                                        for first in range(0, total, _SAMPLE_CHUNK_ROWS))
+            transformer.fit_calibration((generation.encoded(min(_SAMPLE_CHUNK_ROWS, total - first), None, rng)
+                                         for first in range(0, total, _SAMPLE_CHUNK_ROWS)), rng)
 
     def _train(self, model: TabularModel, train: pd.DataFrame, validation: pd.DataFrame | None, encoded: EncodedRows,
                codes: np.ndarray, counts: list, generation: _Generation, streams: RandomStreams,
@@ -838,7 +854,8 @@ class SynthGAN(BaseEstimator):
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
-                                      mode_separation=separation, learn_rounding=self.learn_rounding)
+                                      mode_separation=separation, learn_rounding=self.learn_rounding,
+                                      dependence=calibrated and self.dependence_calibration)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from scipy.special import digamma, ndtr, ndtri
 
+from synthgan.transform.dependence import DependenceState
+
 WEIGHT_THRESHOLD = 0.005
 ALPHA_LIMIT = 0.99
 WINDOW = 4.0  # a mode encodes the values within WINDOW of its standard deviations of its mean, alpha = +-1
@@ -92,13 +94,22 @@ class ModeState:
         callers that draw them for several columns at once (:class:`ModeTable`)."""
         source = np.asarray(self.generated, dtype=np.float64)[None]
         target = np.asarray(self.target, dtype=np.float64)
-        values, uniform = np.asarray(values, dtype=np.float64)[None], np.asarray(uniform)[None]
         if source.shape[1] == len(target):
+            values, uniform = np.asarray(values, dtype=np.float64)[None], np.asarray(uniform)[None]
             return quantile_map_rows(source, target[None], run_ends(source), values, uniform)[0]
         # grids of unequal lengths (fit_calibration makes them equal): through the probability levels
+        return self.target_at(self.probability_with(values, uniform))
+
+    def probability_with(self, values: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """``F_generated(values)``, the first half of :meth:`calibrate_with`."""
+        source = np.asarray(self.generated, dtype=np.float64)[None]
         levels = np.linspace(0, 1, source.shape[1])[None]
-        probability = quantile_map_rows(source, levels, run_ends(source), values, uniform)[0]
-        return np.interp(probability, np.linspace(0, 1, len(target)), target)
+        values, uniform = np.asarray(values, dtype=np.float64)[None], np.asarray(uniform)[None]
+        return quantile_map_rows(source, levels, run_ends(source), values, uniform)[0]
+
+    def target_at(self, probability: np.ndarray) -> np.ndarray:
+        """``Q_train(probability)``, the second half of :meth:`calibrate_with`."""
+        return np.interp(probability, np.linspace(0, 1, len(self.target)), self.target)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -164,7 +175,13 @@ def quantile_map_rows(source: np.ndarray, target: np.ndarray, ends: np.ndarray, 
     :func:`run_ends` of ``source`` and ``uniform`` the draws in ``[0, 1)`` that spread spikes
     (one per value). One batched binary search for all columns; the arithmetic runs on torch's
     threads (float64, as numpy would compute it)."""
-    source_t, target_t, ends_t = (torch.from_numpy(np.ascontiguousarray(a)) for a in (source, target, ends))
+    return at_positions(target, grid_positions(source, ends, values, uniform))
+
+
+def grid_positions(source: np.ndarray, ends: np.ndarray, values: np.ndarray, uniform: np.ndarray) -> torch.Tensor:
+    """The first half of :func:`quantile_map_rows`: each value's fractional index into its row of
+    ``source`` (``position / (points - 1)`` is its probability under the grid)."""
+    source_t, ends_t = (torch.from_numpy(np.ascontiguousarray(a)) for a in (source, ends))
     values_t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
     points = source.shape[1]
     first = torch.searchsorted(source_t, values_t)  # the first grid point at or above each value
@@ -176,8 +193,14 @@ def quantile_map_rows(source: np.ndarray, target: np.ndarray, ends: np.ndarray, 
     end = ends_t.gather(1, point)
     spike = (end > point) & (source_t.gather(1, point) == values_t)
     spread = torch.from_numpy(np.ascontiguousarray(uniform)) * (end - point) + point
-    position = torch.where(spike, spread, position)
-    index = torch.nan_to_num(position).long().clamp_(max=points - 2)  # a NaN value stays NaN
+    return torch.where(spike, spread, position)
+
+
+def at_positions(target: np.ndarray, position: torch.Tensor) -> np.ndarray:
+    """The second half of :func:`quantile_map_rows`: ``target`` (columns, points) interpolated
+    at fractional indices ``position`` (columns, rows)."""
+    target_t = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float64))
+    index = torch.nan_to_num(position).long().clamp_(max=target.shape[1] - 2)  # a NaN value stays NaN
     low = target_t.gather(1, index)
     return ((target_t.gather(1, index + 1) - low).mul_(position - index).add_(low)).numpy()
 
@@ -393,8 +416,9 @@ class ModeTable:
     """Several continuous columns' states as arrays, to decode them all in one vectorized pass
     (:meth:`decode`), with the same results as :func:`decode_modes` column by column."""
 
-    def __init__(self, states: Sequence[ModeState]):
+    def __init__(self, states: Sequence[ModeState], dependence: tuple[Sequence[int], DependenceState] | None = None):
         self.states = tuple(states)
+        self.dependence = dependence  # (positions in ``states``, the fitted state) of the dependence calibration
         width = max((s.n_modes for s in self.states), default=1)
         means = np.zeros((len(self.states), width))
         spreads = np.ones((len(self.states), width))  # a mode's half window: WINDOW standard deviations
@@ -423,6 +447,9 @@ class ModeTable:
             self.mapped.append((members, source, target, run_ends(source), np.array([row_of[c] for c in members])))
         # grids of unequal lengths (fit_calibration makes them equal): ModeState.calibrate_with one by one
         self.unmapped = [(c, row_of[c]) for c in self.calibrated_order if c not in lengths]
+        self._dependence_rows: np.ndarray | None = None  # rows of ``uniform`` in decode that T moves
+        if dependence is not None and dependence[1].matrix is not None and all(c in row_of for c in dependence[0]):
+            self._dependence_rows = np.array([row_of[c] for c in dependence[0]])
 
     @property
     def calibrated(self) -> bool:
@@ -447,8 +474,27 @@ class ModeTable:
         if rng is None:
             raise ValueError("decoding a calibrated column needs a random generator")
         uniform = rng.random((len(self.calibrated_order), values.shape[1]))  # one row per column, in column order
+        if self._dependence_rows is not None:
+            return self._calibrate_jointly(values, uniform)
         for members, source, target, ends, rows in self.mapped:
             values[members] = quantile_map_rows(source, target, ends, values[members], uniform[rows])
         for c, row in self.unmapped:
             values[c] = self.states[c].calibrate_with(values[c], uniform[row])
+        return values
+
+    def _calibrate_jointly(self, values: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """The marginal calibration in its two halves, ``F_generated`` then ``Q_train``, with the
+        dependence calibration's map between them (:mod:`synthgan.transform.dependence`)."""
+        probability = np.empty(uniform.shape)
+        for members, source, _, ends, rows in self.mapped:
+            probability[rows] = grid_positions(source, ends, values[members], uniform[rows]).numpy() / (
+                source.shape[1] - 1)
+        for c, row in self.unmapped:
+            probability[row] = self.states[c].probability_with(values[c], uniform[row])
+        rows_moved = self._dependence_rows
+        probability[rows_moved] = self.dependence[1].apply(probability[rows_moved])
+        for members, _, target, _, rows in self.mapped:
+            values[members] = at_positions(target, torch.from_numpy(probability[rows] * (target.shape[1] - 1)))
+        for c, row in self.unmapped:
+            values[c] = self.states[c].target_at(probability[row])
         return values

@@ -21,9 +21,11 @@ from synthgan.transform.categories import (CategoryState, decode_categories, enc
                                            fit_categories)
 from synthgan.transform.columns import ColumnSpec, continuous_values, detect_columns, restore_dtype, round_to_steps
 from synthgan.transform.encoded import EncodedRows, slot_dtype
-from synthgan.transform.modes import ModeState, ModeTable, encode_modes, fit_modes, quantile_grid
+from synthgan.transform.dependence import DependenceState, score_correlation
+from synthgan.transform.modes import ModeState, ModeTable, encode_modes, fit_modes, grid_probability, quantile_grid
 
 ColumnState = Union[ModeState, CategoryState]
+DEPENDENCE_ROWS = 100_000  # most training rows the dependence calibration's target correlation is read from
 
 if TYPE_CHECKING:
     from synthgan.privacy.statistics import Release
@@ -47,6 +49,11 @@ class DataTransformer:
     calibration : bool, default=False
         Keep each continuous column's training quantile grid (``ModeState.target``) so that
         :meth:`fit_calibration` can later map the generator's marginal onto it. Exact path only.
+    dependence : bool, default=False
+        With ``calibration``: also keep the training rows' correlation of the continuous columns'
+        normal scores, so that :meth:`fit_calibration` can fit the dependence calibration
+        (:mod:`synthgan.transform.dependence`), which decoding applies between the two halves of
+        the marginal calibration. Exact path only.
     condition_modes : bool, default=False
         Let the conditional vector range over the modes of continuous columns too
         (:attr:`TableLayout.condition_modes`). Exact path only: a private release has no counts of
@@ -61,8 +68,9 @@ class DataTransformer:
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
                  numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False,
-                 mode_separation: float | None = None, learn_rounding: bool = True):
+                 mode_separation: float | None = None, learn_rounding: bool = True, dependence: bool = False):
         self.max_modes = max_modes
+        self.dependence = dependence
         self.learn_rounding = learn_rounding
         self.mode_separation = mode_separation
         self.max_categories = max_categories
@@ -111,6 +119,9 @@ class DataTransformer:
         else:
             self.states_ = [release.states[spec.name] for spec in self.specs_]
         self.release_ = release
+        self.dependence_: DependenceState | None = None
+        if release is None and self.calibration and self.dependence:
+            self.dependence_ = self._training_dependence(df, rng)
         capped = [(spec.name, state) for spec, state in zip(self.specs_, self.states_)
                   if isinstance(state, CategoryState) and state.rare_levels]
         if capped:
@@ -184,29 +195,50 @@ class DataTransformer:
         rows = encoded if isinstance(encoded, EncodedRows) else EncodedRows.from_dense(self.layout_, encoded)
         return rows.condition_codes()
 
-    def fit_calibration(self, generated: Iterable[EncodedRows]) -> None:
+    def _training_dependence(self, df: pd.DataFrame, rng: np.random.Generator) -> DependenceState | None:
+        """The dependence calibration's target: the score correlation of the calibrated columns
+        over (at most :data:`DEPENDENCE_ROWS` of) the training rows; None with fewer than two."""
+        columns = [k for k, state in enumerate(self.states_) if isinstance(state, ModeState) and state.target is not None]
+        if len(columns) < 2:
+            return None
+        rows = np.sort(rng.permutation(len(df))[:DEPENDENCE_ROWS])
+        values = np.stack([continuous_values(df[self.specs_[k].name].iloc[rows], self.specs_[k].kind) for k in columns])
+        present = ~np.isnan(values)
+        probability = np.stack([grid_probability(np.asarray(self.states_[k].target), np.nan_to_num(v), rng)
+                                for k, v in zip(columns, values)])
+        return DependenceState.from_arrays(columns, score_correlation(probability, present))
+
+    def fit_calibration(self, generated: Iterable[EncodedRows], rng: np.random.Generator | None = None) -> None:
         """Set every calibrated column's generated grid from decode-ready generator output.
 
         ``generated`` yields blocks of rows as the model's ``generate`` returns them (compact
         :class:`EncodedRows`), drawn as sampling draws them (unconditionally); the values each
         column decodes to, before calibration, give the generator's quantile grid (as many points
         as the training grid), so that decoding maps the generator's marginal onto the training one
-        (:meth:`ModeState.calibrate`).
+        (:meth:`ModeState.calibrate`). With a dependence calibration (``dependence``), its map is
+        fitted on the same rows, which needs ``rng`` (it spreads spikes, as decoding does).
         """
         targets = {k: dataclasses.replace(state, generated=None) for k, state in enumerate(self.states_)
                    if isinstance(state, ModeState) and state.target is not None}
-        decoded: dict[int, list[np.ndarray]] = {k: [] for k in targets}
+        blocks: list[tuple[np.ndarray, np.ndarray]] = []
         table = ModeTable(list(targets.values()))
         for block in generated:
-            values, missing = self._decode_numbers(table, list(targets), block, None, rounded=False)
-            for row, k in enumerate(targets):
-                decoded[k].append(values[row][~missing[row]])
-        for k, state in targets.items():
-            values = np.concatenate(decoded[k]) if decoded[k] else np.zeros(0)
-            if len(values):
-                grid = np.quantile(values, np.linspace(0, 1, len(state.target)))
+            blocks.append(self._decode_numbers(table, list(targets), block, None, rounded=False))
+        values = np.concatenate([v for v, _ in blocks], axis=1) if blocks else np.zeros((len(targets), 0))
+        present = ~np.concatenate([m for _, m in blocks], axis=1) if blocks else np.zeros(values.shape, dtype=bool)
+        for row, (k, state) in enumerate(targets.items()):
+            if present[row].any():
+                grid = np.quantile(values[row][present[row]], np.linspace(0, 1, len(state.target)))
                 state = dataclasses.replace(state, generated=tuple(map(float, grid)))
             self.states_[k] = state
+        if self.dependence_ is not None:
+            if rng is None:
+                raise ValueError("fitting the dependence calibration needs a random generator")
+            rows = [list(targets).index(k) for k in self.dependence_.columns]
+            probability = np.stack([self.states_[k].probability_with(values[row], rng.random(values.shape[1]))
+                                    if self.states_[k].generated is not None else np.full(values.shape[1], 0.5)
+                                    for k, row in zip(self.dependence_.columns, rows)])
+            self.dependence_ = self.dependence_.fitted(probability, present[rows])
 
     # ------------------------------------------------------------------ decoding
     def inverse_transform(self, encoded: np.ndarray | EncodedRows, rng: np.random.Generator) -> pd.DataFrame:
@@ -238,10 +270,15 @@ class DataTransformer:
         """The :class:`ModeTable` of the continuous columns' current states (rebuilt only when a
         state changed, as :meth:`fit_calibration` changes them)."""
         states = tuple(self.states_[k] for k in numbers)
+        dependence = getattr(self, "dependence_", None)
         cached = self._table
         if cached is None or len(cached.states) != len(states) or \
-                any(a is not b for a, b in zip(cached.states, states)):
-            self._table = ModeTable(states)
+                any(a is not b for a, b in zip(cached.states, states)) or \
+                (cached.dependence[1] if cached.dependence else None) is not dependence:
+            place = {k: c for c, k in enumerate(numbers)}
+            joint = None if dependence is None or any(k not in place for k in dependence.columns) else (
+                [place[k] for k in dependence.columns], dependence)
+            self._table = ModeTable(states, joint)
         return self._table
 
     def _decode_numbers(self, table: ModeTable, numbers: list[int], encoded: EncodedRows,
@@ -294,7 +331,9 @@ class DataTransformer:
             "params": {"max_modes": self.max_modes, "max_categories": self.max_categories,
                        "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
                        "calibration": self.calibration, "condition_modes": self.condition_modes,
-                       "mode_separation": self.mode_separation, "learn_rounding": self.learn_rounding},
+                       "mode_separation": self.mode_separation, "learn_rounding": self.learn_rounding,
+                       "dependence": self.dependence},
+            "dependence": None if self.dependence_ is None else self.dependence_.to_json(),
             "columns": [
                 {"spec": _spec_json(spec),
                  "modes" if isinstance(state, ModeState) else "categories": state.to_json()}
@@ -316,6 +355,12 @@ class DataTransformer:
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
         self.layout_ = TableLayout.from_json(data["layout"], self.condition_modes)
+        stored = data.get("dependence")
+        self.dependence_ = None if stored is None else DependenceState.from_json(stored)
+        if self.dependence_ is not None and any(
+                not 0 <= k < len(self.states_) or not isinstance(self.states_[k], ModeState)
+                for k in self.dependence_.columns):
+            raise ValueError("the stored dependence calibration names columns that are not numbers")
         for spec in self.specs_ + self.constants_ + self.generated_:
             if spec.kind not in ("numeric", "integer", "datetime", "categorical", "boolean"):
                 raise ValueError(f"column {spec.name!r} has an unknown kind {spec.kind!r}")
