@@ -276,12 +276,15 @@ class SynthGAN(BaseEstimator):
         calibration holds every number as a standard-normal score; this moves a row's scores
         together by the optimal-transport map between the Gaussians of the generator's score
         correlation and the training rows' (:mod:`synthgan.transform.dependence`), fitted on the
-        same generated rows as the marginal calibration. Columns a generator draws more loosely
-        related than the training rows (near-proportional sizes and weights) get their linear
-        dependence back; the order of values within a column changes, the categories and the
-        generator's non-linear structure stay its own. The training correlation of the numbers'
-        scores (a columns-by-columns matrix) is stored in the model file. Off wherever
-        ``marginal_calibration`` is off.
+        same generated rows as the marginal calibration; each column's marginal stays the training
+        one. Columns a generator draws more loosely related than the training rows
+        (near-proportional sizes and weights) get their linear dependence back; the order of values
+        within a column changes, the categories stay the generator's. The training correlation of
+        the numbers' scores (a columns-by-columns matrix) is stored in the model file. Off
+        wherever ``marginal_calibration`` is off. Not a default: in its paired ablation
+        (benchmarks/README.md, "Ablation: dependence calibration") it raised sdmetrics quality on
+        german_credit and TSTR on king_county_houses, but raised detection AUC and lowered TSTR on
+        abalone, the near-collinear table it was built for.
     condition_on_modes : bool, default=False
         Training-by-sampling also conditions on the modes of numbers and datetimes (as CTAB-GAN
         does, Zhao et al., 2021): besides a discrete column's category, the conditional vector can

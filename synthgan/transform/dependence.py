@@ -13,7 +13,10 @@ the symmetric linear map with ``T G T = R`` that moves the scores least (it is t
 ``G = R`` and does not depend on the order of the columns). A generator that draws near-proportional
 columns (lengths and weights, areas and prices) looser than the training rows gets their linear
 dependence back; the order of each column's values, the categories and everything non-linear the
-generator learned stay its own.
+generator learned stay its own. The moved scores ``z'`` are not exactly standard normal where the
+generator's scores are not jointly Gaussian, so each column's ``z'`` goes back to a probability
+through its own quantile grid on the generated rows the map was fitted on (:data:`GRID_POINTS`
+points), not through ``Phi``: each column's marginal stays the training one.
 
 Correlations are estimated on the rows where both columns are present (pairwise complete) and
 projected onto the positive-definite matrices with eigenvalues of at least :data:`EIGEN_FLOOR`.
@@ -25,10 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
+
+from synthgan.transform.modes import grid_positions, run_ends
 
 EIGEN_FLOOR = 1e-3  # smallest eigenvalue kept in a correlation matrix (the map inverts G^1/2)
 EDGE = 1e-6  # probabilities are kept in [EDGE, 1 - EDGE] before the normal quantile function
+GRID_POINTS = 1001  # points of each column's quantile grid of its moved scores
 
 
 def score_correlation(probability: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -75,40 +81,60 @@ class DependenceState:
     """The dependence calibration of a transformer's calibrated number columns.
 
     ``columns``: their positions in the transformer's ``states_``; ``target``: the training rows'
-    score correlation ``R``; ``matrix``: the map ``T`` (None until the generator's correlation is
-    known, see :meth:`synthgan.transform.transformer.DataTransformer.fit_calibration`).
+    score correlation ``R``; ``matrix``: the map ``T`` and ``grids``: each column's quantile grid of
+    its moved scores (both None until the generator's correlation is known, see
+    :meth:`synthgan.transform.transformer.DataTransformer.fit_calibration`).
     """
 
     columns: tuple[int, ...]
     target: tuple[tuple[float, ...], ...]
     matrix: tuple[tuple[float, ...], ...] | None = None
+    grids: tuple[tuple[float, ...], ...] | None = None
 
     @classmethod
-    def from_arrays(cls, columns: Sequence[int], target: np.ndarray, matrix: np.ndarray | None = None) -> DependenceState:
-        return cls(tuple(map(int, columns)), _nested(target), None if matrix is None else _nested(matrix))
+    def from_arrays(cls, columns: Sequence[int], target: np.ndarray, matrix: np.ndarray | None = None,
+                    grids: np.ndarray | None = None) -> DependenceState:
+        if (matrix is None) != (grids is None):
+            raise ValueError("a dependence calibration's map and grids come together")
+        return cls(tuple(map(int, columns)), _nested(target), None if matrix is None else _nested(matrix),
+                   None if grids is None else _nested(grids))
 
     def fitted(self, probability: np.ndarray, present: np.ndarray) -> DependenceState:
-        """This state with its map fitted to the generator's probabilities ``(columns, rows)``."""
+        """This state with its map and grids fitted to the generator's probabilities ``(columns, rows)``
+        (``present``: where a value is not missing)."""
         transport = transport_map(score_correlation(probability, present), np.asarray(self.target))
-        return DependenceState.from_arrays(self.columns, np.asarray(self.target), transport)
+        moved = transport @ ndtri(np.clip(probability, EDGE, 1 - EDGE))
+        moved[~present & present.any(axis=1, keepdims=True)] = np.nan  # a column's grid: its present rows
+        grids = np.nanquantile(moved, np.linspace(0, 1, GRID_POINTS), axis=1).T
+        return DependenceState.from_arrays(self.columns, np.asarray(self.target), transport, grids)
 
     def apply(self, probability: np.ndarray) -> np.ndarray:
-        """Probabilities ``(columns, rows)`` of the generator's values moved by ``T`` in score space
-        (the identity until fitted)."""
+        """Probabilities ``(columns, rows)`` of the generator's values moved by ``T`` in score space,
+        each through its column's grid (the identity until fitted)."""
         if self.matrix is None:
             return probability
-        scores = ndtri(np.clip(probability, EDGE, 1 - EDGE))
-        return ndtr(np.asarray(self.matrix) @ scores)
+        moved = np.asarray(self.matrix) @ ndtri(np.clip(probability, EDGE, 1 - EDGE))
+        grids = np.asarray(self.grids)
+        middle = np.full(moved.shape, 0.5)  # a run of equal grid points (a spike): its middle
+        return grid_positions(grids, run_ends(grids), moved, middle).numpy() / (grids.shape[1] - 1)
 
     def to_json(self) -> dict:
-        return {"columns": list(self.columns), "target": [list(r) for r in self.target],
-                "matrix": None if self.matrix is None else [list(r) for r in self.matrix]}
+        def listed(matrix: tuple | None) -> list | None:
+            return None if matrix is None else [list(r) for r in matrix]
+
+        return {"columns": list(self.columns), "target": listed(self.target), "matrix": listed(self.matrix),
+                "grids": listed(self.grids)}
 
     @classmethod
     def from_json(cls, data: dict) -> DependenceState:
-        matrix = data.get("matrix")
-        return cls.from_arrays(data["columns"], np.asarray(data["target"], dtype=np.float64),
-                               None if matrix is None else np.asarray(matrix, dtype=np.float64))
+        size = len(data["columns"])
+        shapes = {"target": (size, size), "matrix": (size, size), "grids": (size, GRID_POINTS)}
+        for name, shape in shapes.items():
+            if data.get(name) is not None and np.shape(data[name]) != shape:
+                raise ValueError(f"the stored dependence calibration's {name} is not {shape[0]} x {shape[1]}")
+        arrays = {name: None if data.get(name) is None else np.asarray(data[name], dtype=np.float64)
+                  for name in shapes}
+        return cls.from_arrays(data["columns"], **arrays)
 
 
 def _nested(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from scipy.special import digamma, ndtr, ndtri
 
-from synthgan.transform.dependence import DependenceState
+if TYPE_CHECKING:
+    from synthgan.transform.dependence import DependenceState
 
 WEIGHT_THRESHOLD = 0.005
 ALPHA_LIMIT = 0.99
@@ -414,7 +416,8 @@ def decode_modes(state: ModeState, alpha: np.ndarray, mode: np.ndarray,
 
 class ModeTable:
     """Several continuous columns' states as arrays, to decode them all in one vectorized pass
-    (:meth:`decode`), with the same results as :func:`decode_modes` column by column."""
+    (:meth:`decode`), with the same results as :func:`decode_modes` column by column, unless a
+    fitted dependence calibration moves the calibrated columns together (``dependence``)."""
 
     def __init__(self, states: Sequence[ModeState], dependence: tuple[Sequence[int], DependenceState] | None = None):
         self.states = tuple(states)
