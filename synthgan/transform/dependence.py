@@ -4,7 +4,7 @@ The marginal calibration (:meth:`synthgan.transform.modes.ModeState.calibrate`) 
 number ``x`` through ``Q_train(F_generated(x))``. Between the two steps every value is a
 probability ``u = F_generated(x)``; its normal score ``z = Phi^-1(u)`` is standard normal. The
 dependence calibration moves the scores of a row's calibrated columns together, ``z' = T z``,
-before ``Q_train(Phi(z'))``. ``T`` is the optimal-transport (Monge) map between the centred
+before they go back to probabilities and through ``Q_train``. ``T`` is the optimal-transport (Monge) map between the centred
 Gaussians of the generator's score correlation ``G`` and the training one ``R``:
 
     T = G^-1/2 (G^1/2 R G^1/2)^1/2 G^-1/2
