@@ -13,6 +13,8 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, one
   samples it as it is; arm ``discrete-calibration`` after the steps ``fit`` runs when
   ``discrete_calibration=True`` (the per-slot logit offsets, then the numbers' marginal
   calibration refitted on rows drawn with them, ``SynthGAN._calibrate``).
+- ``--epsilon E``: with ``--step discrete``, the fit is private (``SynthGAN(epsilon=E)`` with its
+  private defaults, no time budget); the offsets then aim at the release's noisy counts.
 - ``--step dependence``: fitted with ``dependence_calibration=True``; arm ``marginal-only``
   samples it with the dependence map set aside (the marginal calibration alone, as
   ``dependence_calibration=False`` decodes); arm ``dependence-calibration`` as fitted.
@@ -69,6 +71,8 @@ def summarize(out: Path) -> str:
 def main() -> None:
     parser = ablation_parser(__doc__, Path("benchmarks/results/ablation_discrete_calibration"))
     parser.add_argument("--step", choices=sorted(ARMS), default="discrete")
+    parser.add_argument("--epsilon", type=float, default=None,
+                        help="fit privately at this epsilon with the private defaults (no --budget)")
     args = parser.parse_args()
     if args.summary:
         print(summarize(args.out))
@@ -80,7 +84,9 @@ def main() -> None:
             train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
             started = time.perf_counter()
             step = {"discrete_calibration": False} if args.step == "discrete" else {"dependence_calibration": True}
-            model = SynthGAN(epochs=100_000, max_time=args.budget, random_state=seed, verbose=False, **step).fit(train)
+            fitting = ({"epochs": 100_000, "max_time": args.budget} if args.epsilon is None
+                       else {"epsilon": args.epsilon})
+            model = SynthGAN(random_state=seed, verbose=False, **fitting, **step).fit(train)
             fit_s = time.perf_counter() - started
             transformer = model._generation.transformer
             fitted = transformer.dependence_
@@ -103,7 +109,8 @@ def main() -> None:
                                            random_state=seed), TARGETS[name])
                 if variant == "discrete-calibration":
                     extra["calibrate_s"] = round(calibrate_s, 2)
-                results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
+                results.append({"dataset": name, "variant": variant, "seed": seed,
+                                "budget_s": args.budget if args.epsilon is None else None, "epsilon": args.epsilon,
                                 "fit_s": round(fit_s, 1), "epochs": len(model.history_), **scores, **extra})
     print(summarize(args.out))
 

@@ -151,12 +151,13 @@ class _Generation:
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         return self.model.generate(condition, generator)
 
-    def calibrate_discrete(self, n_train: int, rng: np.random.Generator) -> None:
+    def calibrate_discrete(self, n_train: int, rng: np.random.Generator, count_noise: float = 0.0) -> None:
         """Fit the model's discrete calibration on generated rows (:func:`_discrete_calibration_rows`)
-        whose conditions are drawn as :meth:`encoded` draws them, towards the sampler's counts."""
+        whose conditions are drawn as :meth:`encoded` draws them, towards the sampler's counts
+        (a private fit's: the release's noisy counts, with its noise ``count_noise``)."""
         condition = self._conditions(_discrete_calibration_rows(n_train), None, rng)
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        self.model.calibrate_discrete(condition, generator, self.sampler.counts)
+        self.model.calibrate_discrete(condition, generator, self.sampler.counts, count_noise)
 
     def _conditions(self, n: int, native: tuple[int, int] | None, rng: np.random.Generator) -> torch.Tensor:
         sampler = self.sampler
@@ -701,13 +702,13 @@ class SynthGAN(BaseEstimator):
         return self
 
     def _calibrate(self, generation: _Generation, n_train: int, rng: np.random.Generator) -> None:
-        """After training: the discrete calibration (not with ``epsilon``), then the marginal
-        calibration of the numbers (which categories are drawn moves the numbers too), each from
-        generated rows only."""
-        if (self.discrete_calibration and self.epsilon is None
-                and "discrete-calibration" in generation.model.capabilities):
-            generation.calibrate_discrete(n_train, rng)
+        """After training: the discrete calibration (with ``epsilon``, towards the release's noisy
+        counts: post-processing, no privacy spent), then the marginal calibration of the numbers
+        (which categories are drawn moves the numbers too), each from generated rows only."""
         transformer = generation.transformer
+        if self.discrete_calibration and "discrete-calibration" in generation.model.capabilities:
+            release = getattr(transformer, "release_", None)
+            generation.calibrate_discrete(n_train, rng, release.sigma if release is not None else 0.0)
         if transformer.calibration:
             total = _calibration_rows(n_train)
             transformer.fit_calibration((generation.encoded(min(_SAMPLE_CHUNK_ROWS, total - first), None, rng)

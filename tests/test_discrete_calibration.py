@@ -149,3 +149,42 @@ def test_on_by_default_and_off_leaves_no_offsets():
     assert SynthGAN().discrete_calibration is True
     fitted = SynthGAN(epochs=1, discrete_calibration=False, random_state=0, verbose=False).fit(_table(600))
     assert fitted.model_.activation.logit_offsets is None
+
+
+def test_released_count_noise_widens_the_band():
+    """A private release's counts carry Gaussian noise of a known standard deviation: its error of a
+    share (noise / n) is added to the sampling error in quadrature."""
+    act = SpanActivation(LAYOUT, torch.device("cpu"))
+    counts = [np.array([200, 300, 500]), np.array([40, 60])]
+    _, exact = act.slot_frequency(counts)
+    _, noisy = act.slot_frequency(counts, count_noise=30.0)
+    c = slice(act.score_start[1], act.score_start[1] + 3)
+    share = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    assert torch.allclose(noisy[c].double(), 2 * torch.sqrt(share * (1 - share) / 1000 + (30 / 1000) ** 2), atol=1e-6)
+    assert (noisy[c] > exact[c]).all()
+
+
+def test_private_fit_calibrates_towards_the_released_counts():
+    """With epsilon the offsets aim at the release's noisy counts (post-processing: no row is read),
+    within a band widened by the release's noise."""
+    import warnings
+
+    df = _table(3000)
+    fits = {}
+    for calibrated in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[calibrated] = SynthGAN(epsilon=3.0, epochs=1, batch_size=100, discrete_calibration=calibrated,
+                                        random_state=0, verbose=False).fit(df)
+    calibrated = fits[True]
+    assert fits[False].model_.activation.logit_offsets is None
+    assert calibrated.model_.activation.logit_offsets is not None
+    released = np.asarray(calibrated.transformer_.release_.slot_counts["a"], dtype=float)
+    released /= released.sum()
+    transformer = calibrated.transformer_
+    levels = dict(zip([spec.name for spec in transformer.specs_], transformer.states_))["a"].levels
+    gaps = {}
+    for key, fitted in fits.items():
+        share = fitted.sample(20_000, random_state=1)["a"].value_counts(normalize=True)
+        gaps[key] = np.abs(share.reindex(list(levels), fill_value=0.0).to_numpy()[:len(released)] - released).max()
+    assert gaps[True] < 0.03 < gaps[False], gaps

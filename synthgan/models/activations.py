@@ -113,14 +113,16 @@ class SpanActivation:
         held.scatter_add_(1, columns, valid.float())
         return (held == 0).float()
 
-    def slot_frequency(self, counts: list[np.ndarray],
-                       standard_errors: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def slot_frequency(self, counts: list[np.ndarray], standard_errors: float = 2.0,
+                       count_noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Targets of :meth:`fit_logit_offsets` from the training count of every slot of each
         condition span (``layout.condition_spans`` order): ``(frequency, tolerance)`` in decode
         order, each category and missing-indicator span's shares and ``standard_errors`` times
         their standard error as estimates from the span's rows (``sqrt(p (1 - p) / n)``); NaN
         elsewhere (numeric modes, whose values the marginal calibration maps, and spans that are
-        not conditions)."""
+        not conditions). Counts released with Gaussian noise of standard deviation
+        ``count_noise`` (a private fit's) add that noise's error of a share, ``count_noise / n``,
+        in quadrature."""
         frequency = np.full(self.n_scores, np.nan, dtype=np.float64)
         tolerance = np.full_like(frequency, np.nan)
         for (position, role), count in zip(self._condition_spans, counts):
@@ -130,7 +132,8 @@ class SpanActivation:
                 share = np.asarray(count, dtype=np.float64) / total
                 start = self.score_start[position]
                 frequency[start:start + width] = share
-                tolerance[start:start + width] = standard_errors * np.sqrt(share * (1 - share) / total)
+                tolerance[start:start + width] = standard_errors * np.sqrt(share * (1 - share) / total
+                                                                           + (count_noise / total) ** 2)
         device = self.decode_order.device
         return (torch.as_tensor(frequency, dtype=torch.float32, device=device),
                 torch.as_tensor(tolerance, dtype=torch.float32, device=device))

@@ -121,10 +121,12 @@ class TabularModel(ABC):
     def phases(self) -> tuple[Phase, ...]:
         """The updates of one training step, in order."""
 
-    def calibrate_discrete(self, condition: torch.Tensor, generator: torch.Generator, counts: list) -> None:
+    def calibrate_discrete(self, condition: torch.Tensor, generator: torch.Generator, counts: list,
+                           count_noise: float = 0.0) -> None:
         """After training, make the discrete slots drawn for conditional vectors ``condition``
         occur with the given per-condition-span ``counts`` (models with the
-        ``discrete-calibration`` capability)."""
+        ``discrete-calibration`` capability); ``count_noise``: the standard deviation of noise
+        added to each count (a private release's), which widens the band left alone."""
         raise NotImplementedError(f"{type(self).__name__} has no discrete calibration")
 
     @abstractmethod

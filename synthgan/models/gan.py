@@ -272,14 +272,15 @@ class AdversarialModel(TabularModel):
 
     @torch.no_grad()
     def calibrate_discrete(self, condition: torch.Tensor, generator: torch.Generator,
-                           counts: list[np.ndarray]) -> None:
+                           counts: list[np.ndarray], count_noise: float = 0.0) -> None:
         """Fit the logit offsets of discrete calibration (:meth:`SpanActivation.fit_logit_offsets`)
         on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
         towards the slot ``counts`` of each condition span, within two standard errors of each
-        share. Reads no real row."""
+        share (:meth:`SpanActivation.slot_frequency`, with ``count_noise``). Reads no real row."""
         noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
         scores = self.generator.infer(noise, columns=self.activation.decode_order)[:, self.activation.n_values:]
-        self.activation.fit_logit_offsets(scores, condition, *self.activation.slot_frequency(counts))
+        self.activation.fit_logit_offsets(scores, condition,
+                                          *self.activation.slot_frequency(counts, count_noise=count_noise))
 
     def weights(self) -> dict[str, torch.Tensor]:
         found = {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
