@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.run import TARGETS, ResultRows, ablation_parser, headline, load_split
+from benchmarks.run import TARGETS, ResultRows, ablation_cases, ablation_parser, headline
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 
@@ -77,41 +76,38 @@ def main() -> None:
     if args.summary:
         print(summarize(args.out))
         return
-    warnings.simplefilter("ignore")
     results = ResultRows(args.out / "ablation.csv")
-    for name in args.datasets:
-        for seed in args.seeds:
-            train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-            started = time.perf_counter()
-            step = {"discrete_calibration": False} if args.step == "discrete" else {"dependence_calibration": True}
-            fitting = ({"epochs": 100_000, "max_time": args.budget} if args.epsilon is None
-                       else {"epsilon": args.epsilon})
-            model = SynthGAN(random_state=seed, verbose=False, **fitting, **step).fit(train)
-            fit_s = time.perf_counter() - started
-            transformer = model._generation.transformer
-            fitted = transformer.dependence_
-            for variant in ARMS[args.step]:
-                started, extra = time.perf_counter(), {}
-                if variant == "discrete-calibration":
-                    model.set_params(discrete_calibration=True)
-                    model._calibrate(model._generation, len(train), np.random.default_rng(seed))
-                    offsets = model.model_.activation.logit_offsets
-                    extra = {"largest_offset": None if offsets is None else round(float(offsets.abs().max()), 3)}
-                elif args.step == "dependence":
-                    transformer.dependence_ = fitted if variant == "dependence-calibration" or fitted is None else \
-                        dataclasses.replace(fitted, matrix=None)
-                    if variant == "dependence-calibration" and fitted is not None:
-                        moved = np.asarray(fitted.matrix) - np.eye(len(fitted.columns))
-                        extra = {"map_distance": round(float(np.abs(moved).max()), 3)}
-                calibrate_s = time.perf_counter() - started
-                synthetic = model.sample(len(train), random_state=seed)
-                scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
-                                           random_state=seed), TARGETS[name])
-                if variant == "discrete-calibration":
-                    extra["calibrate_s"] = round(calibrate_s, 2)
-                results.append({"dataset": name, "variant": variant, "seed": seed,
-                                "budget_s": args.budget if args.epsilon is None else None, "epsilon": args.epsilon,
-                                "fit_s": round(fit_s, 1), "epochs": len(model.history_), **scores, **extra})
+    for name, seed, train, holdout in ablation_cases(args):
+        started = time.perf_counter()
+        step = {"discrete_calibration": False} if args.step == "discrete" else {"dependence_calibration": True}
+        fitting = ({"epochs": 100_000, "max_time": args.budget} if args.epsilon is None
+                   else {"epsilon": args.epsilon})
+        model = SynthGAN(random_state=seed, verbose=False, **fitting, **step).fit(train)
+        fit_s = time.perf_counter() - started
+        transformer = model._generation.transformer
+        fitted = transformer.dependence_
+        for variant in ARMS[args.step]:
+            started, extra = time.perf_counter(), {}
+            if variant == "discrete-calibration":
+                model.set_params(discrete_calibration=True)
+                model._calibrate(model._generation, len(train), np.random.default_rng(seed))
+                offsets = model.model_.activation.logit_offsets
+                extra = {"largest_offset": None if offsets is None else round(float(offsets.abs().max()), 3)}
+            elif args.step == "dependence":
+                transformer.dependence_ = fitted if variant == "dependence-calibration" or fitted is None else \
+                    dataclasses.replace(fitted, matrix=None)
+                if variant == "dependence-calibration" and fitted is not None:
+                    moved = np.asarray(fitted.matrix) - np.eye(len(fitted.columns))
+                    extra = {"map_distance": round(float(np.abs(moved).max()), 3)}
+            calibrate_s = time.perf_counter() - started
+            synthetic = model.sample(len(train), random_state=seed)
+            scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
+                                       random_state=seed), TARGETS[name])
+            if variant == "discrete-calibration":
+                extra["calibrate_s"] = round(calibrate_s, 2)
+            results.append({"dataset": name, "variant": variant, "seed": seed,
+                            "budget_s": args.budget if args.epsilon is None else None, "epsilon": args.epsilon,
+                            "fit_s": round(fit_s, 1), "epochs": len(model.history_), **scores, **extra})
     print(summarize(args.out))
 
 

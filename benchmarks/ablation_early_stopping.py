@@ -60,11 +60,10 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 from benchmarks.baselines import GaussianCopula
-from benchmarks.run import TARGETS, ResultRows, ablation_parser, headline, load_split
+from benchmarks.run import TARGETS, ResultRows, ablation_cases, ablation_parser, headline
 from synthgan import SynthGAN
 from synthgan.evaluation import evaluate
 from synthgan.training import EarlyStopping, LearningRateSchedule, WeightAverage
@@ -161,27 +160,24 @@ def main() -> None:
     if args.summary:
         print(summarize(args.out))
         return
-    warnings.simplefilter("ignore")
     results = ResultRows(args.out / "ablation.csv")
-    for name in args.datasets:
-        for seed in args.seeds:
-            train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
-            for variant in args.variants:
-                started = time.perf_counter()
-                model = fit(variant, train, args.budget, seed, TARGETS[name])
-                fit_s = time.perf_counter() - started
-                synthetic = model.sample(len(train))
-                scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
-                                           random_state=seed), TARGETS[name])
-                history = getattr(model, "history_", None)
-                if history is None:
-                    epochs = best = None
-                else:
-                    epochs = len(history)
-                    best = (int(history.loc[history["val_fidelity"].idxmax(), "epoch"])
-                            if "val_fidelity" in history else len(history))
-                results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
-                                "fit_s": round(fit_s, 1), "epochs": epochs, "kept_epoch": best, **scores})
+    for name, seed, train, holdout in ablation_cases(args):
+        for variant in args.variants:
+            started = time.perf_counter()
+            model = fit(variant, train, args.budget, seed, TARGETS[name])
+            fit_s = time.perf_counter() - started
+            synthetic = model.sample(len(train))
+            scores = headline(evaluate(train, synthetic, target=TARGETS[name], holdout=holdout,
+                                       random_state=seed), TARGETS[name])
+            history = getattr(model, "history_", None)
+            if history is None:
+                epochs = best = None
+            else:
+                epochs = len(history)
+                best = (int(history.loc[history["val_fidelity"].idxmax(), "epoch"])
+                        if "val_fidelity" in history else len(history))
+            results.append({"dataset": name, "variant": variant, "seed": seed, "budget_s": args.budget,
+                            "fit_s": round(fit_s, 1), "epochs": epochs, "kept_epoch": best, **scores})
     summarize(args.out)
 
 

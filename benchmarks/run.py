@@ -34,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +140,17 @@ def ablation_parser(description: str, out: Path) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--summary", action="store_true", help="only write OUT/summary.md from OUT/ablation.csv")
     return parser
+
+
+def ablation_cases(args: argparse.Namespace) -> Iterator[tuple[str, int, pd.DataFrame, pd.DataFrame]]:
+    """Each dataset and seed an ablation script runs (the options of :func:`ablation_parser`): the
+    dataset's name, the seed, and that seed's split of :func:`load_split` (training rows capped at
+    50,000, then the holdout). Warnings are silenced for the run."""
+    warnings.simplefilter("ignore")
+    for name in args.datasets:
+        for seed in args.seeds:
+            train, holdout, _ = load_split(name, args.datasets_dir, 50_000, seed)
+            yield name, seed, train, holdout
 
 
 def headline(result, target: str) -> dict:
