@@ -709,7 +709,7 @@ class SynthGAN(BaseEstimator):
         (which categories are drawn moves the numbers too), each from generated rows only."""
         transformer = generation.transformer
         if self.discrete_calibration and "discrete-calibration" in generation.model.capabilities:
-            release = getattr(transformer, "release_", None)
+            release = transformer.release_
             generation.calibrate_discrete(n_train, rng, release.sigma if release is not None else 0.0)
         if transformer.calibration:
             total = _calibration_rows(n_train)

@@ -275,9 +275,8 @@ class DataTransformer:
         if cached is None or len(cached.states) != len(states) or \
                 any(a is not b for a, b in zip(cached.states, states)) or \
                 (cached.dependence[1] if cached.dependence else None) is not dependence:
-            place = {k: c for c, k in enumerate(numbers)}
-            joint = None if dependence is None or any(k not in place for k in dependence.columns) else (
-                [place[k] for k in dependence.columns], dependence)
+            place = {k: c for c, k in enumerate(numbers)}  # numbers: every continuous column
+            joint = None if dependence is None else ([place[k] for k in dependence.columns], dependence)
             self._table = ModeTable(states, joint)
         return self._table
 
@@ -355,6 +354,7 @@ class DataTransformer:
         self.states_ = [ModeState.from_json(item["modes"]) if "modes" in item
                         else CategoryState.from_json(item["categories"]) for item in data["columns"]]
         self.layout_ = TableLayout.from_json(data["layout"], self.condition_modes)
+        self.release_ = None  # a private release is not stored: what it gave lives on in the states
         stored = data.get("dependence")
         self.dependence_ = None if stored is None else DependenceState.from_json(stored)
         if self.dependence_ is not None and any(
