@@ -92,6 +92,7 @@ VARIANTS = {
                                           callbacks=[LearningRateSchedule("cosine", final=0.1)]),
     "separated-modes": lambda target: dict(mode_separation=2.0),
     "all-modes": lambda target: dict(mode_separation=None),
+    "critic-whitening": lambda target: dict(critic_whitening=True),
     "gaussian-copula": lambda target: {},
 }
 

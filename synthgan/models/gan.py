@@ -47,6 +47,7 @@ class GANConfig:
     critic_steps: int = 1
     generator_steps: int = 1
     loss: str = "wgan-gp"
+    critic_whitening: bool = False
     gradient_penalty: float = 10.0
     tau: float = 0.2
     target: object = None
@@ -70,11 +71,29 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
                                           "a number in [0, 1)"),
     "critic_steps": P.integer(1),
     "generator_steps": P.integer(1),
+    "critic_whitening": P.boolean(),
     "target": P.Constraint(_column_name, "None or a column name"),
     "target_weight": P.positive(),
 }
 
 TARGET_LR = 1e-3  # Adam's usual rate for a supervised network (the target predictor)
+# critic whitening: no direction of the numbers is stretched more than sqrt(1 / WHITENING_FLOOR) times
+# the average direction (eigenvalues below this share of their mean are raised to it). Chosen
+# before any measurement as a bound on how much a direction the data barely varies in can weigh.
+WHITENING_FLOOR = 1e-2
+
+
+def whitening_map(covariance: torch.Tensor, floor: float = WHITENING_FLOOR) -> torch.Tensor:
+    """The symmetric map that gives numbers of this ``covariance`` equal variance in every
+    direction while keeping their total variance: ``V diag(sqrt(mean(l) / l)) V^T`` over its
+    eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. The identity when the
+    covariance is a multiple of the identity; float32, on ``covariance``'s device."""
+    eigenvalues, vectors = torch.linalg.eigh(covariance.double())
+    mean = eigenvalues.clamp_min(0).mean()
+    if not float(mean) > 0:  # constant numbers: nothing to reshape
+        return torch.eye(len(covariance), dtype=torch.float32, device=covariance.device)
+    scale = torch.sqrt(mean / eigenvalues.clamp_min(floor * mean))
+    return ((vectors * scale) @ vectors.T).float()
 
 
 class AdversarialModel(TabularModel):
@@ -97,6 +116,7 @@ class AdversarialModel(TabularModel):
         self.predictor: nn.Module | None = None
         self.transformer = transformer
         self.private = False
+        self.whitening: torch.Tensor | None = None  # set by fit_critic_view
 
     def make_private(self) -> None:
         """Score one row per critic input and return the critic's (and the target predictor's) loss
@@ -161,6 +181,32 @@ class AdversarialModel(TabularModel):
                 return state if isinstance(state, ModeState) else None
         raise ValueError(f"target column {column!r} is not modelled")
 
+    @property
+    def whitens_critic(self) -> bool:
+        """Whether :meth:`fit_critic_view` has anything to fit (``critic_whitening``, not private,
+        a table with numbers)."""
+        return self.config.critic_whitening and not self.private and len(self.layout.tanh_index) > 0
+
+    def fit_critic_view(self, covariance: torch.Tensor) -> None:
+        """With ``critic_whitening``: the critic reads the numbers through :func:`whitening_map` of
+        the ``covariance`` of the training rows' scalar columns (``layout.tanh_index`` order), and the
+        gradient penalty holds its slope to 1 in that view. The Wasserstein distance the critic
+        estimates then weighs every direction of the numbers by its spread in the data: an error
+        across a near-exact relation (a width proportional to a length) counts as much as one along
+        the numbers' main direction, where the plain view lets it pass as a small distance. Not
+        used in private training (the map reads real rows and the private loss has no penalty)."""
+        if not self.whitens_critic:
+            self.whitening = None
+            return
+        self.whitening = whitening_map(covariance.to(self.device))
+        self._value_index = torch.as_tensor(self.layout.tanh_index, device=self.device)
+
+    def _view(self, rows: torch.Tensor) -> torch.Tensor:
+        """Encoded rows as the critic reads them (the numbers whitened with :attr:`whitening`)."""
+        if self.whitening is None:
+            return rows
+        return rows.index_copy(1, self._value_index, rows.index_select(1, self._value_index) @ self.whitening)
+
     def networks(self) -> dict[str, nn.Module]:
         found = {"generator": self.generator}
         if self.critic is not None:
@@ -201,7 +247,7 @@ class AdversarialModel(TabularModel):
         return raw, self.activation(raw, self.config.tau, generator)
 
     def _score(self, rows: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        return self.critic(torch.cat([rows, condition], dim=1))
+        return self.critic(torch.cat([self._view(rows), condition], dim=1))
 
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         pac = self.config.pac
@@ -223,8 +269,9 @@ class AdversarialModel(TabularModel):
         fake_score = self._score(fake, batch.condition)
         if self.config.loss == "wgan-gp":
             loss = fake_score.mean() - real_score.mean()
-            return loss + self._gradient_penalty(torch.cat([batch.real, batch.real_condition], 1),
-                                                 torch.cat([fake, batch.condition], 1))
+            # the penalty's slope is taken in the critic's view (whitened numbers, if so)
+            return loss + self._gradient_penalty(torch.cat([self._view(batch.real), batch.real_condition], 1),
+                                                 torch.cat([self._view(fake), batch.condition], 1))
         return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
 
     def private_critic_loss(self, batch: Batch) -> torch.Tensor:
