@@ -77,29 +77,23 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
 }
 
 TARGET_LR = 1e-3  # Adam's usual rate for a supervised network (the target predictor)
-# critic whitening: no direction of the numbers' correlation is stretched more than
-# sqrt(1 / WHITENING_FLOOR) = 10 times (correlation eigenvalues below this are raised to it). Chosen
+# critic whitening: no direction of the numbers is stretched more than sqrt(1 / WHITENING_FLOOR) times
+# the average direction (eigenvalues below this share of their mean are raised to it). Chosen
 # before any measurement as a bound on how much a direction the data barely varies in can weigh.
 WHITENING_FLOOR = 1e-2
 
 
 def whitening_map(covariance: torch.Tensor, floor: float = WHITENING_FLOOR) -> torch.Tensor:
-    """The map ``W`` (``rows @ W``) that decorrelates numbers of this ``covariance`` and keeps each
-    one's spread: ``D^-1 M D`` with ``D`` the standard deviations and ``M = V diag(l^-1/2) V^T``
-    over the eigenpairs ``(l, V)`` of their correlation, each ``l`` raised to at least ``floor``.
-    Mapped rows have covariance ``D^2`` where no eigenvalue was raised; uncorrelated numbers, and
-    any number that does not vary, are left as they are. Float32, on ``covariance``'s device."""
-    covariance = covariance.double()
-    k = len(covariance)
-    sd = covariance.diagonal().clamp_min(0).sqrt()
-    live = sd > 1e-9 * float(sd.max()) if k else sd > 0
-    sd = torch.where(live, sd, torch.ones_like(sd))
-    correlation = covariance / torch.outer(sd, sd)
-    both = torch.outer(live, live)
-    correlation = torch.where(both, correlation, torch.eye(k, dtype=correlation.dtype, device=correlation.device))
-    eigenvalues, vectors = torch.linalg.eigh(correlation)
-    inverse_root = (vectors * eigenvalues.clamp_min(floor).rsqrt()) @ vectors.T
-    return (inverse_root / sd[:, None] * sd[None, :]).float()
+    """The symmetric map that gives numbers of this ``covariance`` equal variance in every
+    direction while keeping their total variance: ``V diag(sqrt(mean(l) / l)) V^T`` over its
+    eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. The identity when the
+    covariance is a multiple of the identity; float32, on ``covariance``'s device."""
+    eigenvalues, vectors = torch.linalg.eigh(covariance.double())
+    mean = eigenvalues.clamp_min(0).mean()
+    if not float(mean) > 0:  # constant numbers: nothing to reshape
+        return torch.eye(len(covariance), dtype=torch.float32, device=covariance.device)
+    scale = torch.sqrt(mean / eigenvalues.clamp_min(floor * mean))
+    return ((vectors * scale) @ vectors.T).float()
 
 
 class AdversarialModel(TabularModel):
@@ -195,12 +189,12 @@ class AdversarialModel(TabularModel):
 
     def fit_critic_view(self, covariance: torch.Tensor) -> None:
         """With ``critic_whitening``: the critic reads the numbers through :func:`whitening_map` of
-        the ``covariance`` of the training rows' scalar columns (``layout.tanh_index`` order),
-        decorrelated with each one's spread kept, and the gradient penalty holds its slope to 1 in
-        that view. The Wasserstein distance the critic estimates then weighs an error across a
-        near-exact relation between numbers (a width proportional to a length) as much as one
-        along a single column, where the plain view lets it pass as a small distance. Not used in
-        private training (the map reads real rows)."""
+        the ``covariance`` of the training rows' scalar columns (``layout.tanh_index`` order), and the
+        gradient penalty holds its slope to 1 in that view. The Wasserstein distance the critic
+        estimates then weighs every direction of the numbers by its spread in the data: an error
+        across a near-exact relation (a width proportional to a length) counts as much as one along
+        the numbers' main direction, where the plain view lets it pass as a small distance. Not
+        used in private training (the map reads real rows and the private loss has no penalty)."""
         if not self.whitens_critic:
             self.whitening = None
             return
