@@ -86,14 +86,22 @@ WHITENING_FLOOR = 1e-2
 def whitening_map(covariance: torch.Tensor, floor: float = WHITENING_FLOOR) -> torch.Tensor:
     """The symmetric map that gives numbers of this ``covariance`` equal variance in every
     direction while keeping their total variance: ``V diag(sqrt(mean(l) / l)) V^T`` over its
-    eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. The identity when the
-    covariance is a multiple of the identity; float32, on ``covariance``'s device."""
-    eigenvalues, vectors = torch.linalg.eigh(covariance.double())
+    eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. Only the numbers that
+    vary take part: one with no variance in the training rows (a value held in a point-mass mode,
+    which decoding does not read) is left as it is, not stretched to the floor. The identity when
+    the covariance is a multiple of the identity; float32, on ``covariance``'s device."""
+    covariance = covariance.double()
+    k = len(covariance)
+    out = torch.eye(k, dtype=torch.float64, device=covariance.device)
+    variance = covariance.diagonal()
+    live = torch.nonzero(variance > 1e-12 * float(variance.max()) if k else variance > 0).flatten()
+    if len(live) == 0:  # no number varies: nothing to reshape
+        return out.float()
+    eigenvalues, vectors = torch.linalg.eigh(covariance[live][:, live])
     mean = eigenvalues.clamp_min(0).mean()
-    if not float(mean) > 0:  # constant numbers: nothing to reshape
-        return torch.eye(len(covariance), dtype=torch.float32, device=covariance.device)
     scale = torch.sqrt(mean / eigenvalues.clamp_min(floor * mean))
-    return ((vectors * scale) @ vectors.T).float()
+    out[live.unsqueeze(1), live.unsqueeze(0)] = (vectors * scale) @ vectors.T
+    return out.float()
 
 
 class AdversarialModel(TabularModel):
@@ -205,7 +213,8 @@ class AdversarialModel(TabularModel):
         """Encoded rows as the critic reads them (the numbers whitened with :attr:`whitening`)."""
         if self.whitening is None:
             return rows
-        return rows.index_copy(1, self._value_index, rows.index_select(1, self._value_index) @ self.whitening)
+        whitened = rows.index_select(1, self._value_index) @ self.whitening
+        return rows.index_copy(1, self._value_index, whitened.to(rows.dtype))  # (autocast may change the dtype)
 
     def networks(self) -> dict[str, nn.Module]:
         found = {"generator": self.generator}
