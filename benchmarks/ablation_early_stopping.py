@@ -48,6 +48,10 @@ For each dataset and seed, on the same 80/20 split as ``benchmarks.run``, with
 - ``lr-cosine``: ``LearningRateSchedule("cosine", final=0.1)``, both learning rates lowered along
   a cosine to a tenth by the end of the time budget; ``lr-5e-4-cosine``: the same from 2.5x the
   default rates (a higher start that the decay brings down);
+- ``critic-whitening`` / ``no-critic-whitening``: ``critic_whitening=True`` / ``False``, the critic
+  reads the encoded numbers whitened by the training rows' covariance and its gradient penalty
+  bounds the slope in that view (True is the default after its ablation, so later
+  ``no-critic-whitening`` is the other arm);
 - ``gaussian-copula``: ``benchmarks.baselines.GaussianCopula``, no training (a reference fitted on
   the same rows).
 
@@ -93,6 +97,7 @@ VARIANTS = {
     "separated-modes": lambda target: dict(mode_separation=2.0),
     "all-modes": lambda target: dict(mode_separation=None),
     "critic-whitening": lambda target: dict(critic_whitening=True),
+    "no-critic-whitening": lambda target: dict(critic_whitening=False),
     "gaussian-copula": lambda target: {},
 }
 

@@ -67,7 +67,7 @@ def _tight_frame():
 
 def test_the_critic_reads_whitened_numbers_and_its_penalty_is_taken_in_that_view(monkeypatch):
     frame = _tight_frame()
-    plain = SynthGAN(**SMALL).fit(frame)
+    plain = SynthGAN(critic_whitening=False, **SMALL).fit(frame)
     assert plain.model_.whitening is None
     seen = []  # the covariance the fit computed from its encoded rows
     measure = estimator._value_covariance
@@ -119,6 +119,11 @@ def test_private_fits_and_tables_without_numbers_do_not_whiten(monkeypatch):
     assert private.model_.whitening is None
     words = frame[["group", "city"]]
     assert SynthGAN(critic_whitening=True, **SMALL).fit(words).model_.whitening is None
+
+
+def test_critic_whitening_is_the_default_and_older_files_report_it_off():
+    assert SynthGAN().critic_whitening is True
+    assert estimator._INTRODUCED["critic_whitening"] is False  # files from before it trained without
 
 
 def test_critic_whitening_is_a_checked_parameter():

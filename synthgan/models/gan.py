@@ -47,7 +47,7 @@ class GANConfig:
     critic_steps: int = 1
     generator_steps: int = 1
     loss: str = "wgan-gp"
-    critic_whitening: bool = False
+    critic_whitening: bool = True
     gradient_penalty: float = 10.0
     tau: float = 0.2
     target: object = None
