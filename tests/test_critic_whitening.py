@@ -97,19 +97,37 @@ def test_the_critic_reads_whitened_numbers_and_its_penalty_is_taken_in_that_view
     assert torch.isclose(penalty, 10.0 * ((grad.norm(dim=1) - 1) ** 2).mean(), rtol=1e-5)
 
 
-def test_critic_loss_scores_both_real_and_generated_rows_through_the_view(monkeypatch):
-    whitened = SynthGAN(critic_whitening=True, **SMALL).fit(make_mixed())
+def test_critic_loss_scores_and_penalizes_real_and_generated_rows_in_the_whitened_view():
+    whitened = SynthGAN(critic_whitening=True, **SMALL).fit(_tight_frame())
     model = whitened.model_
-    seen = []
-    original = model._view
-    monkeypatch.setattr(model, "_view", lambda rows: seen.append(rows.shape) or original(rows))
-    real = torch.as_tensor(whitened.transformer_.encode(make_mixed(), np.random.default_rng(0)).dense()[:10])
+    real = torch.as_tensor(whitened.transformer_.encode(_tight_frame(), np.random.default_rng(0)).dense()[:10])
     empty = torch.zeros(10, model.condition_dim)
-    model.critic_loss(Batch(real=real, real_condition=empty, condition=empty))
-    assert len(seen) == 4  # real and generated rows scored, then both again for the penalty's blend
-    seen.clear()
-    model.generator_loss(Batch(real=real, real_condition=empty, condition=empty))
-    assert len(seen) == 1
+    batch = Batch(real=real, real_condition=empty, condition=empty)
+    states = model.noise_rng.get_state(), model.penalty_rng.get_state()
+
+    def replay(whitening):
+        model.whitening = whitening
+        model.noise_rng.set_state(states[0])
+        model.penalty_rng.set_state(states[1])
+        return model.critic_loss(batch)
+
+    loss = replay(model.whitening)
+    # by hand: the same generated rows, every number through the map, the penalty on those rows
+    model.noise_rng.set_state(states[0])
+    with torch.no_grad():
+        _, fake = model._fake(empty, model.noise_rng)
+    index = torch.as_tensor(model.layout.tanh_index)
+
+    def view(rows):
+        out = rows.clone()
+        out[:, index] = rows[:, index] @ model.whitening
+        return torch.cat([out, empty], 1)
+
+    model.penalty_rng.set_state(states[1])
+    expected = (model.critic(view(fake)).mean() - model.critic(view(real)).mean()
+                + model._gradient_penalty(view(real), view(fake)))
+    assert torch.isclose(loss, expected, rtol=1e-5)
+    assert not torch.isclose(loss, replay(None), rtol=1e-3)  # the plain view scores differently
 
 
 def test_private_fits_and_tables_without_numbers_do_not_whiten(monkeypatch):

@@ -87,8 +87,8 @@ def whitening_map(covariance: torch.Tensor, floor: float = WHITENING_FLOOR) -> t
     """The symmetric map that gives numbers of this ``covariance`` equal variance in every
     direction while keeping their total variance: ``V diag(sqrt(mean(l) / l)) V^T`` over its
     eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. Only the numbers that
-    vary take part: one with no variance in the training rows (a value held in a point-mass mode,
-    which decoding does not read) is left as it is, not stretched to the floor. The identity when
+    vary take part: one with no variance in the training rows (the value within a point-mass mode,
+    which decoding barely reads: the mode's spread is the floor) is left as it is, not stretched. The identity when
     the covariance is a multiple of the identity; float32, on ``covariance``'s device."""
     covariance = covariance.double()
     k = len(covariance)
@@ -214,7 +214,7 @@ class AdversarialModel(TabularModel):
         if self.whitening is None:
             return rows
         whitened = rows.index_select(1, self._value_index) @ self.whitening
-        return rows.index_copy(1, self._value_index, whitened.to(rows.dtype))  # (autocast may change the dtype)
+        return rows.index_copy(1, self._value_index, whitened.to(rows.dtype))  # the rows keep their dtype
 
     def networks(self) -> dict[str, nn.Module]:
         found = {"generator": self.generator}
@@ -274,13 +274,12 @@ class AdversarialModel(TabularModel):
             return self.private_critic_loss(batch) + self.generated_critic_loss(batch)
         with torch.no_grad():
             _, fake = self._fake(batch.condition, self.noise_rng)
-        real_score = self._score(batch.real, batch.real_condition)
-        fake_score = self._score(fake, batch.condition)
+        # both scored as the critic reads them (whitened numbers, if so), where the penalty's slope is taken too
+        real = torch.cat([self._view(batch.real), batch.real_condition], 1)
+        fake = torch.cat([self._view(fake), batch.condition], 1)
+        real_score, fake_score = self.critic(real), self.critic(fake)
         if self.config.loss == "wgan-gp":
-            loss = fake_score.mean() - real_score.mean()
-            # the penalty's slope is taken in the critic's view (whitened numbers, if so)
-            return loss + self._gradient_penalty(torch.cat([self._view(batch.real), batch.real_condition], 1),
-                                                 torch.cat([self._view(fake), batch.condition], 1))
+            return fake_score.mean() - real_score.mean() + self._gradient_penalty(real, fake)
         return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
 
     def private_critic_loss(self, batch: Batch) -> torch.Tensor:
