@@ -88,15 +88,15 @@ def whitening_map(covariance: torch.Tensor, floor: float = WHITENING_FLOOR) -> t
     direction while keeping their total variance: ``V diag(sqrt(mean(l) / l)) V^T`` over its
     eigenpairs ``(l, V)``, each ``l`` raised to at least ``floor * mean(l)``. Only the numbers that
     vary take part: one with no variance in the training rows (the value within a point-mass mode,
-    which decoding barely reads: the mode's spread is the floor) is left as it is, not stretched. The identity when
-    the covariance is a multiple of the identity; float32, on ``covariance``'s device."""
+    which decoding barely reads: the mode's spread is the floor) is left as it is, not stretched.
+    The identity when the covariance is a multiple of the identity; float32, on ``covariance``'s
+    device."""
     covariance = covariance.double()
-    k = len(covariance)
-    out = torch.eye(k, dtype=torch.float64, device=covariance.device)
+    out = torch.eye(len(covariance), dtype=torch.float64, device=covariance.device)
     variance = covariance.diagonal()
-    live = torch.nonzero(variance > 1e-12 * float(variance.max()) if k else variance > 0).flatten()
-    if len(live) == 0:  # no number varies: nothing to reshape
+    if not len(variance) or not float(variance.max()) > 0:  # no number varies: nothing to reshape
         return out.float()
+    live = torch.nonzero(variance > 1e-12 * float(variance.max())).flatten()
     eigenvalues, vectors = torch.linalg.eigh(covariance[live][:, live])
     mean = eigenvalues.clamp_min(0).mean()
     scale = torch.sqrt(mean / eigenvalues.clamp_min(floor * mean))
