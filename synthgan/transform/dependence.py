@@ -4,8 +4,9 @@ The marginal calibration (:meth:`synthgan.transform.modes.ModeState.calibrate`) 
 number ``x`` through ``Q_train(F_generated(x))``. Between the two steps every value is a
 probability ``u = F_generated(x)``; its normal score ``z = Phi^-1(u)`` is standard normal. The
 dependence calibration moves the scores of a row's calibrated columns together, ``z' = T z``,
-before they go back to probabilities and through ``Q_train``. ``T`` is the optimal-transport (Monge) map between the centred
-Gaussians of the generator's score correlation ``G`` and the training one ``R``:
+before they go back to probabilities and through ``Q_train``. ``T`` is the optimal-transport
+(Monge) map between the centred Gaussians of the generator's score correlation ``G`` and the
+training one ``R``:
 
     T = G^-1/2 (G^1/2 R G^1/2)^1/2 G^-1/2
 
@@ -103,7 +104,7 @@ class DependenceState:
         """This state with its map and grids fitted to the generator's probabilities ``(columns, rows)``
         (``present``: where a value is not missing)."""
         transport = transport_map(score_correlation(probability, present), np.asarray(self.target))
-        moved = transport @ ndtri(np.clip(probability, EDGE, 1 - EDGE))
+        moved = _moved(transport, probability)
         moved[~present & present.any(axis=1, keepdims=True)] = np.nan  # a column's grid: its present rows
         grids = np.nanquantile(moved, np.linspace(0, 1, GRID_POINTS), axis=1).T
         return DependenceState.from_arrays(self.columns, np.asarray(self.target), transport, grids)
@@ -113,7 +114,7 @@ class DependenceState:
         each through its column's grid (the identity until fitted)."""
         if self.matrix is None:
             return probability
-        moved = np.asarray(self.matrix) @ ndtri(np.clip(probability, EDGE, 1 - EDGE))
+        moved = _moved(np.asarray(self.matrix), probability)
         grids = np.asarray(self.grids)
         middle = np.full(moved.shape, 0.5)  # a run of equal grid points (a spike): its middle
         return grid_positions(grids, run_ends(grids), moved, middle).numpy() / (grids.shape[1] - 1)
@@ -135,6 +136,11 @@ class DependenceState:
         arrays = {name: None if data.get(name) is None else np.asarray(data[name], dtype=np.float64)
                   for name in shapes}
         return cls.from_arrays(data["columns"], **arrays)
+
+
+def _moved(transport: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """The normal scores of ``probability`` ``(columns, rows)`` moved by ``transport``."""
+    return transport @ ndtri(np.clip(probability, EDGE, 1 - EDGE))
 
 
 def _nested(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
