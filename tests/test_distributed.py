@@ -226,3 +226,35 @@ def test_torchrun_fit_resumes_from_its_checkpoint_bit_identically(tmp_path):
     assert not first.sample(300, random_state=5).equals(full.sample(300, random_state=5))
     with pytest.raises(SynthGANError, match="written by 2 process"):  # one process cannot continue it
         SynthGAN(epochs=5, random_state=0, verbose=False).fit(_frame(), resume_from=tmp_path / "ck")
+
+
+def _shard(rank: int) -> np.ndarray:
+    """Unequal shards with different means, so one shard's covariance is not the whole table's."""
+    rng = np.random.default_rng(10 + rank)
+    return rng.normal(3.0 * rank, 1.0 + rank, size=(30 + 17 * rank, 3)) @ np.array([[1, .5, 0], [0, 1, 0], [0, 0, 2]])
+
+
+def _covariance_worker(rank: int, world: int, init: str, out: str) -> None:
+    from types import SimpleNamespace
+
+    from synthgan.estimator import _value_covariance
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        rows = SimpleNamespace(values=_shard(rank).astype(np.float32))
+        torch.save(_value_covariance(rows, Context(rank, world, rank), torch.device("cpu")), f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_critic_whitening_covariance_is_summed_over_every_process_rows(tmp_path):
+    out = str(tmp_path / "covariance")
+    mp.start_processes(_covariance_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", out), nprocs=WORLD,
+                       join=True, start_method="spawn")
+    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    whole = np.cov(np.concatenate([_shard(r).astype(np.float32) for r in range(WORLD)]).astype(np.float64),
+                   rowvar=False)
+    for rank, got in enumerate(ranks):
+        assert torch.allclose(got, torch.as_tensor(whole), rtol=1e-9, atol=1e-9), rank
+        alone = np.cov(_shard(rank).astype(np.float32).astype(np.float64), rowvar=False)
+        assert not np.allclose(alone, whole, atol=0.1)  # a shard's own covariance would fail the check above
