@@ -88,13 +88,18 @@ def _worker(rank: int, world: int, init: str, loss: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+def _spawn(worker, tmp_path, *args) -> list:
+    """``worker(rank, WORLD, rendezvous, *args, out)`` on WORLD spawned processes; what each rank saved."""
+    out = str(tmp_path / "out")
+    mp.start_processes(worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", *args, out), nprocs=WORLD,
+                       join=True, start_method="spawn")
+    return [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+
+
 @pytest.mark.parametrize("loss", ["wgan-gp", "bce"])
 def test_two_processes_with_batch_b_step_like_one_process_with_the_same_2b_rows(tmp_path, loss):
-    out = str(tmp_path / "weights")
-    mp.start_processes(_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", loss, out), nprocs=WORLD,
-                       join=True, start_method="spawn")
+    ranks = _spawn(_worker, tmp_path, loss)
     reference = _step(loss, 0, 1, Strategy())
-    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
     initial = _setup(loss, 0)[0].networks()
     for name in ("generator", "critic"):
         for key, value in reference[name].items():
@@ -115,10 +120,7 @@ def _plain_worker(rank: int, world: int, init: str, out: str) -> None:
 
 
 def test_without_the_distributed_strategy_the_processes_drift_apart(tmp_path):
-    out = str(tmp_path / "weights")
-    mp.start_processes(_plain_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", out), nprocs=WORLD,
-                       join=True, start_method="spawn")
-    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    ranks = _spawn(_plain_worker, tmp_path)
     assert not torch.allclose(ranks[0]["generator"]["body.2.weight"], ranks[1]["generator"]["body.2.weight"])
 
 
@@ -248,10 +250,7 @@ def _covariance_worker(rank: int, world: int, init: str, out: str) -> None:
 
 
 def test_the_critic_whitening_covariance_is_summed_over_every_process_rows(tmp_path):
-    out = str(tmp_path / "covariance")
-    mp.start_processes(_covariance_worker, args=(WORLD, f"file://{tmp_path / 'rendezvous'}", out), nprocs=WORLD,
-                       join=True, start_method="spawn")
-    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    ranks = _spawn(_covariance_worker, tmp_path)
     whole = np.cov(np.concatenate([_shard(r).astype(np.float32) for r in range(WORLD)]).astype(np.float64),
                    rowvar=False)
     for rank, got in enumerate(ranks):
