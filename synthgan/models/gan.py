@@ -255,8 +255,12 @@ class AdversarialModel(TabularModel):
         raw = self.generator(torch.cat([self._noise(len(condition), generator), condition], dim=1))
         return raw, self.activation(raw, self.config.tau, generator)
 
+    def _critic_input(self, rows: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Rows as the critic reads them (whitened numbers, if so) beside their condition."""
+        return torch.cat([self._view(rows), condition], dim=1)
+
     def _score(self, rows: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        return self.critic(torch.cat([self._view(rows), condition], dim=1))
+        return self.critic(self._critic_input(rows, condition))
 
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         pac = self.config.pac
@@ -275,8 +279,8 @@ class AdversarialModel(TabularModel):
         with torch.no_grad():
             _, fake = self._fake(batch.condition, self.noise_rng)
         # both scored as the critic reads them (whitened numbers, if so), where the penalty's slope is taken too
-        real = torch.cat([self._view(batch.real), batch.real_condition], 1)
-        fake = torch.cat([self._view(fake), batch.condition], 1)
+        real = self._critic_input(batch.real, batch.real_condition)
+        fake = self._critic_input(fake, batch.condition)
         real_score, fake_score = self.critic(real), self.critic(fake)
         if self.config.loss == "wgan-gp":
             return fake_score.mean() - real_score.mean() + self._gradient_penalty(real, fake)
