@@ -3,10 +3,12 @@ process with the same 2b rows; the synced batch norm; contexts from torchrun's e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from synthgan.distributed import Context, DistributedStrategy, SyncedBatchNorm1d, context
+from synthgan.distributed import Context, DistributedStrategy, SyncedBatchNorm1d, barrier, context, leave
 from synthgan.errors import SynthGANError
 from synthgan.models.base import Batch, build_model
 from synthgan.streams import RandomStreams
@@ -79,13 +81,22 @@ def _step(loss: str, rank: int, world: int, strategy: Strategy) -> dict:
             for name, net in model.networks().items()}
 
 
-def _worker(rank: int, world: int, init: str, loss: str, out: str) -> None:
+@contextlib.contextmanager
+def _group(rank: int, world: int, init: str) -> Iterator[Context]:
+    """One spawned process's gloo group, left the way the CLI leaves it: every process waits for the
+    others before leaving, so none closes its connections while a peer still reads from them."""
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    ctx = Context(rank, world, rank)
     try:
-        weights = _step(loss, rank, world, DistributedStrategy(Context(rank, world, rank)))
-        torch.save(weights, f"{out}.{rank}")
+        yield ctx
+        barrier(ctx)
     finally:
-        dist.destroy_process_group()
+        leave()
+
+
+def _worker(rank: int, world: int, init: str, loss: str, out: str) -> None:
+    with _group(rank, world, init) as ctx:
+        torch.save(_step(loss, rank, world, DistributedStrategy(ctx)), f"{out}.{rank}")
 
 
 def _spawn(worker, tmp_path, *args) -> list:
@@ -112,11 +123,8 @@ def test_two_processes_with_batch_b_step_like_one_process_with_the_same_2b_rows(
 
 def _plain_worker(rank: int, world: int, init: str, out: str) -> None:
     """Without gradient averaging or synced statistics the processes do not agree (the test above can fail)."""
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    try:
+    with _group(rank, world, init):
         torch.save(_step("bce", rank, world, Strategy()), f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
 
 
 def test_without_the_distributed_strategy_the_processes_drift_apart(tmp_path):
@@ -241,12 +249,9 @@ def _covariance_worker(rank: int, world: int, init: str, out: str) -> None:
 
     from synthgan.estimator import _value_covariance
 
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    try:
+    with _group(rank, world, init) as ctx:
         rows = SimpleNamespace(values=_shard(rank).astype(np.float32))
-        torch.save(_value_covariance(rows, Context(rank, world, rank), torch.device("cpu")), f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
+        torch.save(_value_covariance(rows, ctx, torch.device("cpu")), f"{out}.{rank}")
 
 
 def test_the_critic_whitening_covariance_is_summed_over_every_process_rows(tmp_path):
