@@ -43,7 +43,7 @@ class KeepAverage(Callback):
 
     def on_epoch_end(self, state) -> None:
         if state.epoch % self.every == 0:
-            weights = {k: v.clone() for k, v in self.average._shadow.items()}
+            weights = {k: v.clone() for k, v in self.average.state_dict()["shadow"].items()}
             self.kept[state.epoch] = (weights, time.perf_counter() - self._started)
 
 
