@@ -16,6 +16,12 @@ package's default 300 epochs, whatever the budget) run once per seed. ``holdout`
 holdout itself scored against train as if it were synthetic: the level that fresh real rows
 reach (quality, detection AUC, distances), so a score above it is noise, not fidelity.
 
+With ``--one-run`` and several budgets, each trained system is fitted once per seed, to the
+largest budget, and the smaller budgets are scored on the model that same run had at the first
+epoch ending past each of them (``benchmarks.fit_one --snapshots``): the epoch a run with that
+budget stops at. The curve then costs one run of the largest budget instead of a run per budget;
+its rows carry ``run_budget_s``.
+
 Writes ``results.csv`` (tidy, one row per dataset, system, seed and budget; rewritten as each run
 finishes), ``results.md`` (mean ± sd over seeds, speed ratios, the time-to-quality check),
 ``quality.png`` and ``speed.png`` (at the largest budget) and, with several budgets,
@@ -41,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.fit_one import BASELINE_SYSTEMS, PACKAGE_SYSTEMS, SYSTEMS
+from benchmarks.fit_one import BASELINE_SYSTEMS, PACKAGE_SYSTEMS, SYSTEMS, snapshot_dir
 from synthgan.evaluation import evaluate
 
 DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -169,10 +175,17 @@ def headline(result, target: str) -> dict:
             "exact_copy_rate": scores["privacy"]["exact_copy_rate"], "mia_auc": scores["privacy"].get("mia_auc")}
 
 
-def run_system(system: str, train_path: Path, budget: float, seed: int, work: Path) -> dict:
+def run_system(system: str, train_path: Path, budget: float, seed: int, work: Path,
+               snapshots: list[float] | None = None) -> dict:
+    """Fit ``system`` in a child process (``benchmarks.fit_one``); its metrics, with
+    ``synthetic_path`` and ``wall_s``, or ``{"error": ...}``. With ``snapshots`` (budgets below
+    ``budget``), ``metrics["snapshots"]`` maps each to the metrics of the model the same run had
+    there (with its own ``synthetic_path``)."""
     out = work / system
     command = [sys.executable, "-m", "benchmarks.fit_one", "--system", system, "--train", str(train_path),
                "--budget", str(budget), "--seed", str(seed), "--out", str(out)]
+    if snapshots:
+        command += ["--snapshots", ",".join(f"{b:g}" for b in snapshots)]
     started = time.perf_counter()
     timeout = budget * 4 + 1800 if budget else 6 * 3600  # budget 0: a fixed number of epochs, or no training
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -183,6 +196,13 @@ def run_system(system: str, train_path: Path, budget: float, seed: int, work: Pa
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["wall_s"] = time.perf_counter() - started
     metrics["synthetic_path"] = str(out / "synthetic.parquet")
+    if snapshots:
+        metrics["snapshots"] = {}
+        for snapshot in snapshots:
+            where = snapshot_dir(out, snapshot)
+            metrics["snapshots"][snapshot] = (
+                {**json.loads((where / "metrics.json").read_text()), "synthetic_path": str(where / "synthetic.parquet")}
+                if (where / "metrics.json").exists() else {"error": f"no snapshot at {snapshot:g} s"})
     return metrics
 
 
@@ -433,6 +453,9 @@ def main() -> None:
     parser.add_argument("--max-train-rows", type=int, default=50_000)
     parser.add_argument("--datasets-dir", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--one-run", action="store_true",
+                        help="with several budgets: train each system once per seed, to the largest budget, and score "
+                             "the model it had at each smaller one (rows marked run_budget_s)")
     parser.add_argument("--keep-synthetic", action="store_true",
                         help="also write each run's synthetic rows to OUT/synthetic/ (DATASET__SYSTEM__SEED__BUDGET)")
     parser.add_argument("--replot", action="store_true",
@@ -460,7 +483,7 @@ def main() -> None:
             for seed in args.seeds:
                 for system in systems:
                     once = system in UNTIMED or system in FIXED_EPOCHS
-                    for budget in ([None] if once else args.budget):
+                    for budget in ([None] if once else args.budget[-1:] if args.one_run else args.budget):
                         row = {"dataset": name, "system": system, "seed": seed, "budget_s": budget,
                                "train_rows": len(train)}
                         logger.info("%s / %s / seed %d: fitting (budget %s)", name, system, seed,
@@ -468,7 +491,7 @@ def main() -> None:
                         if system == HOLDOUT:
                             rows.append({**row, **score_holdout(train, holdout, seed), "synthetic_rows": len(holdout)})
                         else:
-                            rows.append(_run_and_score(row, system, train, holdout, target, train_path, budget,
+                            rows.extend(_run_and_score(row, system, train, holdout, target, train_path, budget,
                                                        seed, Path(tmp) / name, args))
                         logger.info("%s", rows[-1])
                         pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
@@ -476,10 +499,24 @@ def main() -> None:
 
 
 def _run_and_score(row: dict, system: str, train: pd.DataFrame, holdout: pd.DataFrame, target: str, train_path: Path,
-                   budget: float | None, seed: int, work: Path, args: argparse.Namespace) -> dict:
-    metrics = run_system(system, train_path, budget or 0.0, seed, work)
+                   budget: float | None, seed: int, work: Path, args: argparse.Namespace) -> list[dict]:
+    """Fit one system in a child process and score its rows: one result row, or with ``--one-run``
+    one per budget (the smaller budgets' from the snapshots of the same run, first)."""
+    snapshots = [b for b in args.budget if b < budget] if args.one_run and budget else []
+    metrics = run_system(system, train_path, budget or 0.0, seed, work, snapshots)
     if "error" in metrics:
-        return {**row, "error": metrics["error"]}
+        return [{**row, "error": metrics["error"]}]
+    found = metrics.pop("snapshots", {})
+    runs = [(snapshot, {**found[snapshot], "run_budget_s": budget}) for snapshot in snapshots]
+    runs.append((budget, {**metrics, "run_budget_s": budget} if snapshots else metrics))
+    return [_score(row, system, train, holdout, target, at, run, seed, args) for at, run in runs]
+
+
+def _score(row: dict, system: str, train: pd.DataFrame, holdout: pd.DataFrame, target: str, budget: float | None,
+           metrics: dict, seed: int, args: argparse.Namespace) -> dict:
+    row = {**row, "budget_s": budget}
+    if "error" in metrics:
+        return {**row, **metrics}
     synthetic = pd.read_parquet(metrics.pop("synthetic_path"))
     if args.keep_synthetic:
         (args.out / "synthetic").mkdir(exist_ok=True)
