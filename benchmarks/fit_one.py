@@ -198,7 +198,7 @@ def run_package(system: str, train: pd.DataFrame, budget: float, n: int, seed: i
     datetimes = [c for c in train.columns if pd.api.types.is_datetime64_any_dtype(train[c].dtype)]
     frame = train.copy()
     for column in datetimes:  # the package has no datetime support: model them as int64 nanoseconds
-        frame[column] = frame[column].astype("int64")
+        frame[column] = _nanoseconds(frame[column])
     started = time.perf_counter()
     options = {} if batch_size is None else {"batch_size": batch_size}
     model = getattr(module, class_name)(epochs=fixed_epochs or MAX_EPOCHS, enable_gpu=enable_gpu, **options)
@@ -236,8 +236,15 @@ def _package_rows(model, n: int, train: pd.DataFrame, datetimes: list) -> pd.Dat
     """``n`` rows sampled from a ``ctgan`` package synthesizer, datetimes back to ``train``'s dtypes."""
     synthetic = model.sample(n)
     for column in datetimes:
-        synthetic[column] = pd.to_datetime(synthetic[column].astype("int64")).astype(train[column].dtype)
+        synthetic[column] = pd.to_datetime(synthetic[column].astype("int64"), unit="ns").astype(train[column].dtype)
     return synthetic
+
+
+def _nanoseconds(series: pd.Series) -> pd.Series:
+    """Nanoseconds since the epoch of a datetime column, whatever its unit (a parquet
+    ``timestamp[ms]`` column reads as ``datetime64[ms]``, whose ``astype("int64")`` counts
+    milliseconds, which read back as nanoseconds would put every date in January 1970)."""
+    return series.dt.as_unit("ns").astype("int64")
 
 
 def run_baseline(train: pd.DataFrame, system: str, n: int, seed: int) -> tuple[pd.DataFrame, dict]:

@@ -106,3 +106,15 @@ def test_fit_one_writes_each_snapshot_beside_the_run(tmp_path, monkeypatch):
                                      "--budget", "0.2", "--snapshots", "0.5", "--out", str(out)])
     with pytest.raises(SystemExit):  # a snapshot must come before the end of the run
         fit_one.main()
+
+
+@pytest.mark.parametrize("unit", ["ns", "ms"])
+def test_package_systems_get_dates_in_nanoseconds_whatever_their_unit(unit):
+    pytest.importorskip("ctgan")
+    train = make_mixed(120, seed=7).fillna({"amount": 0.0})
+    train["when"] = train["when"].astype(f"datetime64[{unit}]")
+    assert (fit_one._nanoseconds(train["when"]) == train["when"].astype("datetime64[ns]").astype("int64")).all()
+    synthetic, _ = fit_one.run_package("tvae-0.12", train, 0.5, 200, seed=0)
+    assert synthetic["when"].dtype == train["when"].dtype
+    # generated dates lie about where the training dates do (2024), not in 1970
+    assert synthetic["when"].dt.year.between(2020, 2028).mean() > 0.9
