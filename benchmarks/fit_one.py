@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 BASELINE_SYSTEMS = ("gaussian-copula", "independent", "identity")  # fitted without training epochs
@@ -176,7 +177,9 @@ def run_package(system: str, train: pd.DataFrame, budget: float, n: int, seed: i
     epochs at the first epoch ending past each of them, and ``on_snapshot`` gets them. The
     package's ``sample`` runs under its own random-state guard, which restores the global numpy
     and torch generators afterwards, so training continues on the same random stream as without
-    the snapshot; the pause is left out of the training clock.
+    the snapshot; the pause is left out of the training clock. Each snapshot samples from a stream
+    of its own (:func:`snapshot_seed`), as a stopped run samples from where its training left the
+    stream, not from the run's starting state, which the guard would otherwise hand it.
     """
     import importlib
 
@@ -213,7 +216,12 @@ def run_package(system: str, train: pd.DataFrame, budget: float, n: int, seed: i
 
     def snapshot(budgets: list[float]) -> None:
         started = time.perf_counter()
+        # a stream of its own: until fit returns, the synthesizer's stored state is the one it was
+        # seeded with, whose numbers also initialized the weights and drove the first epochs
+        training_states = model.random_states
+        model.set_random_state(snapshot_seed(seed, len(epochs_clock.epoch_ends)))
         rows = _package_rows(model, n, train, datetimes)
+        model.random_states = training_states
         found = timings_so_far(time.perf_counter() - started)
         found.pop("epoch_seconds")
         found["fit_s"] = found["transformer_fit_s"] + found["train_s"]  # as a run stopped there
@@ -230,6 +238,11 @@ def run_package(system: str, train: pd.DataFrame, budget: float, n: int, seed: i
     synthetic = _package_rows(model, n, train, datetimes)
     found["sample_s"] = time.perf_counter() - started
     return synthetic, {"fit_s": fit_s, **found}
+
+
+def snapshot_seed(seed: int, epoch: int) -> int:
+    """The seed of the sampling stream of a package synthesizer's snapshot after ``epoch`` epochs."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
 def _package_rows(model, n: int, train: pd.DataFrame, datetimes: list) -> pd.DataFrame:

@@ -55,12 +55,22 @@ def test_a_package_snapshot_leaves_the_training_run_as_it_was(system, monkeypatc
     monkeypatch.setattr(fit_one, "MAX_EPOCHS", 3)  # with no budget to stop it, the run trains 3 epochs
     train = make_mixed(120, seed=6).fillna({"amount": 0.0})  # the package refuses missing numbers
     plain, _ = fit_one.run_package(system, train, float("inf"), 40, seed=1)
+    streams = []
+    sample = fit_one._package_rows
+
+    def traced(model, *args):  # the torch seed each sample draws from
+        streams.append(model.random_states[1].initial_seed())
+        return sample(model, *args)
+
+    monkeypatch.setattr(fit_one, "_package_rows", traced)
     taken = []
     snapped, metrics = fit_one.run_package(system, train, float("inf"), 40, seed=1, snapshots=[1e-9],
                                            on_snapshot=lambda b, rows, m: taken.append((b, rows, m)))
     assert [(b, len(rows), m["epochs"]) for b, rows, m in taken] == [(1e-9, 40, 1)]
     assert metrics["epochs"] == 3
     pd.testing.assert_frame_equal(snapped, plain)  # the same training stream, so the same final rows
+    # the snapshot draws from a stream of its own, not from the one that initialized the weights
+    assert streams[0] == fit_one.snapshot_seed(1, 1) != 1 and len(streams) == 2
 
 
 def test_one_run_scores_each_budget_from_the_snapshots_of_the_largest(tmp_path, monkeypatch):
