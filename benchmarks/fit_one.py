@@ -47,11 +47,14 @@ def _snapshot_checkpoints(directory: Path, budgets: Sequence[float]):
     the first epoch ending more than each of ``budgets`` seconds after the fit started: the epoch
     at which ``max_time=budget`` stops a run (:class:`synthgan.training.TimeBudget`'s rule).
     ``taken`` maps each budget reached to its epoch."""
-    from synthgan.training.checkpoint import Checkpoint, write_checkpoint
+    from synthgan.training import Callback, Checkpoint
+    from synthgan.training.checkpoint import write_checkpoint
 
-    class SnapshotCheckpoints(Checkpoint):
+    class SnapshotCheckpoints(Callback):
+        order = Checkpoint.order  # as a checkpoint: after the weight average has seen the epoch's steps
+
         def __init__(self) -> None:
-            super().__init__(directory, keep=None)
+            self.directory = directory
             self.budgets = sorted(budgets)
             self.taken: dict[float, int] = {}
             self.write_s = 0.0
@@ -63,7 +66,7 @@ def _snapshot_checkpoints(directory: Path, budgets: Sequence[float]):
             now = time.perf_counter()
             due = [b for b in self.budgets if b not in self.taken and now - self._start > b]
             if due:
-                write_checkpoint(Path(self.directory), state.trainer.state_dict())
+                write_checkpoint(self.directory, state.trainer.state_dict())
                 self.taken.update({b: state.epoch for b in due})
                 self.write_s += time.perf_counter() - now
 
