@@ -128,3 +128,18 @@ def test_package_systems_get_dates_in_nanoseconds_whatever_their_unit(unit):
     assert synthetic["when"].dtype == train["when"].dtype
     # generated dates lie about where the training dates do (2024), not in 1970
     assert synthetic["when"].dt.year.between(2020, 2028).mean() > 0.9
+
+
+def test_the_run_logs_every_scored_row_of_a_one_run_fit(tmp_path, monkeypatch, caplog):
+    train, holdout = make_mixed(40, seed=1), make_mixed(20, seed=2)
+    monkeypatch.setattr(run, "TARGETS", {"mixed": "group"})
+    monkeypatch.setattr(run, "load_split", lambda *args: (train, holdout, []))
+    monkeypatch.setattr(run, "write_outputs", lambda frame, out, command: "")
+    monkeypatch.setattr(run, "_run_and_score", lambda row, *args: [{**row, "budget_s": b, "mark": f"row-{b:g}"}
+                                                                   for b in (1.0, 2.0, 4.0)])
+    monkeypatch.setattr("sys.argv", ["run", "--datasets", "mixed", "--systems", "synthgan-ctgan", "--budget",
+                                     "1,2,4", "--one-run", "--out", str(tmp_path)])
+    with caplog.at_level("INFO", logger="benchmarks.run"):
+        run.main()
+    assert all(f"row-{b}" in caplog.text for b in (1, 2, 4))  # not only the last budget's row
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 3
