@@ -489,14 +489,13 @@ def main() -> None:
                         logger.info("%s / %s / seed %d: fitting (budget %s)", name, system, seed,
                                     "none" if budget is None else f"{budget:g}s")
                         if system == HOLDOUT:
-                            rows.append({**row, **score_holdout(train, holdout, seed), "synthetic_rows": len(holdout)})
-                            logger.info("%s", rows[-1])
+                            scored = [{**row, **score_holdout(train, holdout, seed), "synthetic_rows": len(holdout)}]
                         else:
                             scored = _run_and_score(row, system, train, holdout, target, train_path, budget, seed,
                                                     Path(tmp) / name, args)
-                            rows.extend(scored)
-                            for result in scored:
-                                logger.info("%s", result)
+                        rows.extend(scored)
+                        for result in scored:
+                            logger.info("%s", result)
                         pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
     print(write_outputs(pd.DataFrame(rows), args.out, command))
 
