@@ -91,6 +91,17 @@ def test_useless_synthetic_labels_hurt_tstr(table):
     assert scores["synthetic"]["roc_auc"] < 0.65 < scores["real"]["roc_auc"]
 
 
+def test_tstr_scores_synthetic_rows_with_a_class_generated_once():
+    """Above 10,000 rows the gradient-boosted model holds out a stratified share for early stopping,
+    which cannot split a class with one row (a synthesizer generated it once): TSTR still scores."""
+    train, holdout = correlated(12_000, 1), correlated(800, 7)
+    synthetic = train.copy()
+    synthetic["label"] = "no"
+    synthetic.loc[5, "label"] = "yes"
+    scores = train_synthetic_test_real(train, synthetic, holdout, "label")
+    assert 0.0 <= scores["synthetic"]["roc_auc"] <= 1.0 and scores["real"]["roc_auc"] > 0.8
+
+
 def test_regression_task_reports_r2(table):
     holdout = correlated(800, 7)
     assert task_of(table["y"]) == "regression" and task_of(table["label"]) == "classification"
