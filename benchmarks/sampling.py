@@ -9,6 +9,8 @@ timed stage by stage, each in 20,000-row chunks as ``synthgan sample`` makes the
 
 - ``matmul``: the generator's linear layers alone (``x @ W.T`` on random inputs of their widths,
   in blocks of 4,096 rows): the floor the issue measures sampling against;
+- ``matmul_computed``: the same without the conditional vector's inputs, which sampling reads as
+  one-hot indices (``Generator.infer``'s ``hot``) instead of multiplying: the matmuls it computes;
 - ``generate``: conditional vectors, noise, the generator and its output activation
   (``model.generate``), as one tensor;
 - ``decode``: the inverse transform of those tensors to typed columns;
@@ -88,6 +90,18 @@ def _stages(model, rows: int, rng: np.random.Generator) -> dict[str, float]:
                 for x, layer in zip(blocks, linears):
                     torch.mm(x, layer.weight.T)
 
+    # the matmuls sampling computes: each layer without the conditional vector's inputs, which
+    # Generator.infer reads as one-hot indices (a gathered weight row) instead of multiplying
+    sparse = generation.transformer.layout_.condition_dim if generation.model.conditional else 0
+    dense = [layer.weight[:, :layer.in_features - sparse].contiguous() for layer in linears]
+    computed_blocks = [torch.randn(4096, w.shape[1]) for w in dense]
+
+    def matmul_computed() -> None:
+        with torch.no_grad():
+            for _ in range(-(-rows // 4096)):
+                for x, weight in zip(computed_blocks, dense):
+                    torch.mm(x, weight.T)
+
     def conditions(n: int) -> torch.Tensor:
         sampler = generation.sampler
         if generation.model.conditional and sampler.n_spans:
@@ -115,7 +129,8 @@ def _stages(model, rows: int, rng: np.random.Generator) -> dict[str, float]:
                         Path(tmp) / "rows.parquet", overwrite=True, overlap=overlap)
 
         speeds = {}
-        for name, stage in (("matmul", matmul), ("generate", generate), ("decode", decode),
+        for name, stage in (("matmul", matmul), ("matmul_computed", matmul_computed), ("generate", generate),
+                            ("decode", decode),
                             ("rows", end_to_end), ("parquet", lambda: parquet(overlap=True)),
                             ("parquet_inline", lambda: parquet(overlap=False))):
             speeds[f"{name}_rows_per_s"] = _timed(stage, rows)
@@ -156,23 +171,28 @@ def run(args: argparse.Namespace) -> None:
 
 def report(out: Path, command: str) -> None:
     rows = pd.read_csv(out / "sampling.csv")
-    stages = ["matmul", "generate", "decode", "rows", "parquet", "parquet_inline", "cli"]
-    stages = [stage for stage in stages if f"{stage}_rows_per_s" in rows]  # older runs lack parquet_inline
+    stages = ["matmul", "matmul_computed", "generate", "decode", "rows", "parquet", "parquet_inline", "cli"]
+    stages = [stage for stage in stages if f"{stage}_rows_per_s" in rows]  # older runs lack some
     runs = (out / "commands.txt").read_text().splitlines() if (out / "commands.txt").exists() else [command]
     lines = ["Runs (each adds rows; `commit` in the tables is the synthgan code measured):", "",
              *[f"- `{line}`" for line in runs], "", f"Machine: {machine_description()}", "",
              "Rows per second, mean ± sd over seeds (µs per row in brackets); `x matmul`: end-to-end parquet "
-             "time per row over the generator's matmul time per row.", "",
-             "| commit | dataset | encoded dim | " + " | ".join(stages) + " | x matmul | CLI peak RSS MB |",
-             "|---" * (len(stages) + 5) + "|"]
+             "time per row over the generator's matmul time per row (all its inputs, as a dense network "
+             "multiplies them); `x computed`: the same over the matmuls sampling computes (`matmul_computed`: "
+             "without the conditional vector's inputs, which it reads as indices; runs before that have none).",
+             "", "| commit | dataset | encoded dim | " + " | ".join(stages) + " | x matmul | x computed | CLI peak RSS MB |",
+             "|---" * (len(stages) + 6) + "|"]
     for (sha, name), part in rows.groupby(["commit", "dataset"], sort=False):
         cells = []
         for stage in stages:
             speed = part[f"{stage}_rows_per_s"].dropna()
             cells.append(f"{speed.mean():,.0f} ± {speed.std():,.0f} ({1e6 / speed.mean():.2f})" if len(speed) else "")
         ratio = (part["matmul_rows_per_s"] / part["parquet_rows_per_s"]).mean()
+        computed = (part["matmul_computed_rows_per_s"] / part["parquet_rows_per_s"]).mean() \
+            if "matmul_computed_rows_per_s" in part else float("nan")
         lines.append(f"| {sha} | {name} | {part['encoded_dim'].iloc[0]} | " + " | ".join(cells)
-                     + f" | {ratio:.2f} | {part['cli_peak_rss_mb'].mean():,.0f} |")
+                     + f" | {ratio:.2f} | {'' if np.isnan(computed) else f'{computed:.2f}'} | "
+                     f"{part['cli_peak_rss_mb'].mean():,.0f} |")
     lines += ["", "`synthgan fit DATA.parquet --epochs 1` on the whole file:", "",
               "| commit | dataset | rows | wall s | of which the epoch, s | peak RSS MB |", "|---|---|---|---|---|---|"]
     for (sha, name), part in rows.groupby(["commit", "dataset"], sort=False):

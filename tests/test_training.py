@@ -170,6 +170,38 @@ def test_generator_inference_path_equals_the_evaluation_forward():
     assert torch.allclose(net.infer(x, block_rows=256, columns=columns), expected[:, columns], atol=1e-5)
 
 
+def test_generator_inference_reads_one_hot_inputs_as_indices():
+    """With ``hot``, the trailing one-hot inputs (the conditional vector) are gathered as weight
+    rows instead of multiplied: the same function as forward on the dense input, for one-hot rows
+    and all-zero rows alike; vectors that are not one-hot are refused by one_hot_index."""
+    from synthgan.models.networks import Generator, one_hot_index
+
+    torch.manual_seed(0)
+    net = Generator(12, (16, 8, 4), 7)  # 7 noise inputs and a 5-wide conditional vector
+    for _ in range(3):
+        net(torch.randn(64, 12) * 2 + 1)
+    net.eval()
+    noise = torch.randn(1001, 7)
+    hot = torch.randint(-1, 5, (1001,))
+    vectors = torch.zeros(1001, 5)
+    vectors[hot >= 0, hot[hot >= 0]] = 1.0
+    with torch.no_grad():
+        expected = net(torch.cat([noise, vectors], dim=1))
+    assert torch.equal(one_hot_index(vectors), hot)
+    got = net.infer(noise, block_rows=256, hot=one_hot_index(vectors))
+    assert torch.allclose(got, expected, atol=1e-5)
+    columns = torch.tensor([6, 0, 3, 2])
+    assert torch.allclose(net.infer(noise, block_rows=256, columns=columns, hot=hot), expected[:, columns], atol=1e-5)
+    soft = vectors.clone()
+    soft[0] = 0.2
+    assert one_hot_index(soft) is None
+    doubled = vectors.clone()
+    doubled[0, :2] = 1.0
+    assert one_hot_index(doubled) is None
+    with pytest.raises(ValueError, match="reads 12 inputs, got 7"):
+        net.infer(noise)
+
+
 def test_strategy_clips_gradients():
     model, batches = _model_and_batches()
     strategy = Strategy(max_grad_norm=1e-3)

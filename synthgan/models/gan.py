@@ -21,7 +21,7 @@ from synthgan import params as P
 from synthgan.layout import TableLayout
 from synthgan.models.activations import SpanActivation
 from synthgan.models.base import Batch, Phase, TabularModel, register_model
-from synthgan.models.networks import Critic, Generator, init_weights
+from synthgan.models.networks import Critic, Generator, init_weights, one_hot_index
 from synthgan.models.target import HIDDEN, TargetLoss
 from synthgan.streams import RandomStreams
 from synthgan.transform.encoded import EncodedRows
@@ -251,6 +251,16 @@ class AdversarialModel(TabularModel):
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.config.embedding_dim, generator=generator, device=self.device)
 
+    def _sampled_scores(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The generator's output in decode order (``Generator.infer``) for conditional vectors
+        ``condition``; one-hot vectors (what sampling draws) are read as indices, not multiplied."""
+        noise = self._noise(len(condition), generator)
+        columns = self.activation.decode_order
+        hot = one_hot_index(condition)
+        if hot is None:
+            return self.generator.infer(torch.cat([noise, condition], dim=1), columns=columns)
+        return self.generator.infer(noise, columns=columns, hot=hot)
+
     def _fake(self, condition: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raw = self.generator(torch.cat([self._noise(len(condition), generator), condition], dim=1))
         return raw, self.activation(raw, self.config.tau, generator)
@@ -324,8 +334,7 @@ class AdversarialModel(TabularModel):
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
-        noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
-        raw = self.generator.infer(noise, columns=self.activation.decode_order)
+        raw = self._sampled_scores(condition, generator)
         values, slots = self.activation.for_decoding(raw, generator, condition)
         return EncodedRows(self.layout, values.cpu().numpy(), slots.cpu().numpy())
 
@@ -336,8 +345,7 @@ class AdversarialModel(TabularModel):
         on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
         towards the slot ``counts`` of each condition span, within two standard errors of each
         share (:meth:`SpanActivation.slot_frequency`, with ``count_noise``). Reads no real row."""
-        noise = torch.cat([self._noise(len(condition), generator), condition], dim=1)
-        scores = self.generator.infer(noise, columns=self.activation.decode_order)[:, self.activation.n_values:]
+        scores = self._sampled_scores(condition, generator)[:, self.activation.n_values:]
         self.activation.fit_logit_offsets(scores, condition,
                                           *self.activation.slot_frequency(counts, count_noise=count_noise))
 

@@ -39,7 +39,7 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def infer(self, x: torch.Tensor, block_rows: int | None = None,
-              columns: torch.Tensor | None = None) -> torch.Tensor:
+              columns: torch.Tensor | None = None, hot: torch.Tensor | None = None) -> torch.Tensor:
         """``forward`` in evaluation mode without autograd, for sampling: same function, less work.
 
         Each batch norm is folded into its linear layer (in evaluation mode it is an affine map),
@@ -48,38 +48,83 @@ class Generator(nn.Module):
         in blocks of ``block_rows`` (default: 4,096 on the CPU, where it keeps the working set in
         cache; all rows at once on an accelerator). ``columns`` (an index of output columns)
         computes only those outputs, in that order: the output layer's rows are picked, so the
-        reordering costs nothing per row. Equal to ``eval()`` + ``forward`` (then ``[:, columns]``)
-        up to floating-point rounding (tested).
+        reordering costs nothing per row.
+
+        ``hot`` gives the trailing inputs as one-hot indices instead of a dense block: ``x`` then
+        holds only the leading ``x.shape[1]`` inputs (the noise), and row ``i``'s trailing inputs
+        (the conditional vector) are all zero except a 1 at position ``hot[i]`` (none where
+        ``hot[i]`` is -1). A one-hot input contributes one row of each layer's weight, so that row
+        is gathered (with the bias) instead of multiplied: every layer reads the conditional
+        vector, so this skips its share of every matmul and never builds the vector.
+
+        Equal to ``eval()`` + ``forward`` (then ``[:, columns]``) up to floating-point rounding
+        (tested, with and without ``hot``).
         """
         *residuals, head = self.body
-        folded = []
+        n, width = x.shape
+        sparse = head.in_features - sum(layer.linear.out_features for layer in residuals) - width
+        if sparse < 0 or (hot is None and sparse):
+            raise ValueError(f"the generator reads {width + sparse} inputs, got {width}")
+        if not sparse:
+            hot = None
+        if hot is not None:
+            hot = torch.where(hot < 0, sparse, hot)  # the last row of each table is the bias alone
+        head_weight, head_bias = head.weight, head.bias
+        if columns is not None:
+            head_weight, head_bias = head_weight[columns], head_bias[columns]
+        layers = []  # (weight (in, out) over the dense inputs, bias or table of biases, whether ReLU)
         for layer in residuals:
             norm = layer.norm
             scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
             weight = (layer.linear.weight * scale[:, None]).T
             bias = (layer.linear.bias - norm.running_mean) * scale + norm.bias
-            folded.append((weight, bias))
-        n, width = x.shape
+            layers.append(_split_inputs(weight, bias, sparse, True))
+        layers.append(_split_inputs(head_weight.T, head_bias, sparse, False))
         if block_rows is None:
             block_rows = 4096 if x.device.type == "cpu" else max(n, 1)
-        total = width + sum(w.shape[1] for w, _ in folded)
-        head_weight, head_bias = head.weight, head.bias
-        if columns is not None:
-            head_weight, head_bias = head_weight[columns], head_bias[columns]
+        total = width + sum(w.shape[1] for w, _, _ in layers[:-1])
         out = x.new_empty((n, len(head_bias)))
         buffer = x.new_empty((min(n, block_rows), total))
-        head_weight = head_weight.T
         for first in range(0, n, block_rows):
             rows = min(block_rows, n - first)
             view = buffer[:rows]
             start = total - width
             view[:, start:].copy_(x[first:first + rows])
-            for weight, bias in folded:  # layer k reads [h_{k-1}, ..., h_1, x] and writes h_k before it
+            index = None if hot is None else hot[first:first + rows]
+            for weight, bias, relu in layers:  # layer k reads [h_{k-1}, ..., h_1, x] and writes h_k before it
                 size = weight.shape[1]
-                torch.relu_(torch.addmm(bias, view[:, start:], weight, out=view[:, start - size:start]))
-                start -= size
-            torch.addmm(head_bias, view, head_weight, out=out[first:first + rows])
+                target = view[:, start - size:start] if relu else out[first:first + rows]
+                if index is not None:
+                    bias = bias.index_select(0, index)
+                torch.addmm(bias, view[:, start:], weight, out=target)
+                if relu:
+                    torch.relu_(target)
+                    start -= size
         return out
+
+
+def one_hot_index(vectors: torch.Tensor) -> torch.Tensor | None:
+    """Where each row of ``vectors`` holds its single 1 (-1 for an all-zero row), or None when
+    some row is not one-hot or zero (then it must be read densely; see :meth:`Generator.infer`)."""
+    if not vectors.shape[1]:
+        return torch.full((len(vectors),), -1, dtype=torch.int64, device=vectors.device)
+    peak, index = vectors.max(dim=1)
+    exact = ((peak == 1) | (peak == 0)) & (vectors.abs().sum(dim=1) == peak)
+    if not bool(exact.all()):
+        return None
+    return torch.where(peak > 0, index, -1)
+
+
+def _split_inputs(weight: torch.Tensor, bias: torch.Tensor, sparse: int,
+                  relu: bool) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """A layer's ``(in, out)`` weight without its last ``sparse`` input rows, and its bias; with
+    ``sparse`` inputs, the bias becomes a ``(sparse + 1, out)`` table: the bias plus each
+    one-hot input's weight row, and the bias alone last (:meth:`Generator.infer`'s ``hot``)."""
+    if not sparse:
+        return weight, bias, relu
+    dense = weight.shape[0] - sparse
+    table = torch.cat([weight[dense:] + bias, bias[None]])
+    return weight[:dense], table, relu
 
 
 class SeededDropout(nn.Module):
