@@ -78,8 +78,8 @@ class Generator(nn.Module):
             scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
             weight = (layer.linear.weight * scale[:, None]).T
             bias = (layer.linear.bias - norm.running_mean) * scale + norm.bias
-            layers.append(_split_inputs(weight, bias, sparse, True))
-        layers.append(_split_inputs(head_weight.T, head_bias, sparse, False))
+            layers.append((*_split_inputs(weight, bias, sparse), True))
+        layers.append((*_split_inputs(head_weight.T, head_bias, sparse), False))
         if block_rows is None:
             block_rows = 4096 if x.device.type == "cpu" else max(n, 1)
         total = width + sum(w.shape[1] for w, _, _ in layers[:-1])
@@ -115,16 +115,14 @@ def one_hot_index(vectors: torch.Tensor) -> torch.Tensor | None:
     return torch.where(peak > 0, index, -1)
 
 
-def _split_inputs(weight: torch.Tensor, bias: torch.Tensor, sparse: int,
-                  relu: bool) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _split_inputs(weight: torch.Tensor, bias: torch.Tensor, sparse: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A layer's ``(in, out)`` weight without its last ``sparse`` input rows, and its bias; with
     ``sparse`` inputs, the bias becomes a ``(sparse + 1, out)`` table: the bias plus each
     one-hot input's weight row, and the bias alone last (:meth:`Generator.infer`'s ``hot``)."""
     if not sparse:
-        return weight, bias, relu
+        return weight, bias
     dense = weight.shape[0] - sparse
-    table = torch.cat([weight[dense:] + bias, bias[None]])
-    return weight[:dense], table, relu
+    return weight[:dense], torch.cat([weight[dense:] + bias, bias[None]])
 
 
 class SeededDropout(nn.Module):
