@@ -87,10 +87,11 @@ def train_synthetic_test_real(train: pd.DataFrame, synthetic: pd.DataFrame, test
         model = _model(task, seed, encoder)
         if task == "classification":
             y = _labels(y)
-            if len(np.unique(y)) < 2:
+            counts = np.unique(y, return_counts=True)[1]
+            if len(counts) < 2:
                 out[name] = {"error": f"only one class of {target!r} in the {name} training rows"}
                 continue
-            if np.unique(y, return_counts=True)[1].min() < 2:
+            if counts.min() < 2:
                 # early stopping holds out a stratified share of the rows, which needs two rows of
                 # every class; a class generated once cannot be split, so train for max_iter instead
                 model.set_params(early_stopping=False)
