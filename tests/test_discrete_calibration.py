@@ -31,7 +31,7 @@ def _scores(act: SpanActivation, n: int, seed: int) -> torch.Tensor:
 
 def _shares(act: SpanActivation, scores: torch.Tensor, condition: torch.Tensor) -> list[torch.Tensor]:
     raw = torch.cat([torch.zeros(len(scores), act.n_values), scores], dim=1)
-    _, slots = act.for_decoding(raw, torch.Generator().manual_seed(3), condition)
+    _, slots = act.for_decoding(act.add_logit_offsets(raw, condition), torch.Generator().manual_seed(3))
     return [torch.bincount(slots[:, k], minlength=s.width).double() / len(slots)
             for k, s in enumerate(LAYOUT.onehot_spans)]
 
@@ -92,11 +92,19 @@ def test_offsets_are_not_applied_on_the_span_a_row_is_conditioned_on():
     condition = torch.zeros(n, LAYOUT.condition_dim)
     condition[: n // 2, 0] = 1.0  # the first half is conditioned on c's first level
     raw = torch.cat([torch.zeros(n, act.n_values), scores], dim=1)
-    _, slots = act.for_decoding(raw, torch.Generator().manual_seed(1), condition)
+    _, slots = act.for_decoding(act.add_logit_offsets(raw, condition), torch.Generator().manual_seed(1))
     assert (slots[: n // 2, 1] == 0).float().mean() > 0.95
     assert (slots[n // 2:, 1] == 0).float().mean() < 0.5
     assert torch.equal(act.offset_mask(condition)[: n // 2, c_first:c_first + 3], torch.zeros(n // 2, 3))
     assert torch.equal(act.offset_mask(condition)[n // 2:], torch.ones(n - n // 2, len(offsets)))
+    # the same offsets as a table folded into the generator's output bias (sampling's path): one
+    # row per conditional-vector entry and a last one for rows without a condition
+    table = act.offset_table()
+    assert table.shape == (LAYOUT.condition_dim + 1, len(act.decode_order))
+    every = torch.cat([torch.eye(LAYOUT.condition_dim), torch.zeros(1, LAYOUT.condition_dim)])
+    assert torch.equal(table, act.add_logit_offsets(torch.zeros(len(every), len(act.decode_order)), every))
+    assert torch.equal(table[0, act.n_values + c_first:act.n_values + c_first + 3], torch.zeros(3))
+    assert torch.equal(table[-1, act.n_values:], offsets)
 
 
 def _table(n: int = 3000) -> pd.DataFrame:
@@ -143,6 +151,28 @@ def test_offsets_are_saved_and_old_files_load(tmp_path):
     before = SynthGAN.load(old)
     assert before.model_.activation.logit_offsets is None and before.discrete_calibration is False
     assert len(before.sample(100, random_state=0)) == 100
+
+
+@pytest.mark.parametrize("model", ["ctgan", "wgan-gp"])  # wgan-gp's generator reads no conditional vector
+def test_sampling_folds_the_offsets_into_the_output_bias(model, monkeypatch):
+    """Sampling reads one-hot conditional vectors as indices and adds the offsets through the
+    generator's output bias (one table row per entry); the dense path adds them to the scores
+    after: both give the same scores, for conditioned and unconditioned rows alike."""
+    fitted = SynthGAN(model=model, epochs=1, discrete_calibration=True, random_state=0, verbose=False).fit(_table(1500))
+    model = fitted.model_
+    assert model.activation.logit_offsets is not None and bool(model.activation.logit_offsets.any())
+    condition = torch.nn.functional.one_hot(torch.arange(400) % model.layout.condition_dim,
+                                            model.layout.condition_dim).float()
+    condition[::7] = 0.0  # rows without a condition
+    if not model.conditional:
+        condition = condition[:, :0]  # as sampling passes it
+    model.generator.eval()
+    folded = model._sampled_scores(condition, torch.Generator().manual_seed(2))
+    plain = model._sampled_scores(condition, torch.Generator().manual_seed(2), calibrated=False)
+    monkeypatch.setattr("synthgan.models.gan.one_hot_index", lambda vectors: None)  # force the dense path
+    dense = model._sampled_scores(condition, torch.Generator().manual_seed(2))
+    assert torch.allclose(folded, dense, atol=1e-5)
+    assert not torch.allclose(folded, plain, atol=1e-3)  # the offsets moved the scores
 
 
 def test_on_by_default_and_off_leaves_no_offsets():

@@ -192,6 +192,12 @@ def test_generator_inference_reads_one_hot_inputs_as_indices():
     assert torch.allclose(got, expected, atol=1e-5)
     columns = torch.tensor([6, 0, 3, 2])
     assert torch.allclose(net.infer(noise, block_rows=256, columns=columns, hot=hot), expected[:, columns], atol=1e-5)
+    # offsets folded into the output bias: one row per one-hot position, the last for all-zero rows
+    table = torch.randn(6, len(columns))
+    shifted = net.infer(noise, block_rows=256, columns=columns, hot=hot, output_offsets=table)
+    assert torch.allclose(shifted, expected[:, columns] + table[torch.where(hot < 0, 5, hot)], atol=1e-5)
+    assert torch.allclose(net.infer(torch.cat([noise, vectors], dim=1), columns=columns, output_offsets=table[0]),
+                          expected[:, columns] + table[0], atol=1e-5)
     soft = vectors.clone()
     soft[0] = 0.2
     assert one_hot_index(soft) is None

@@ -99,19 +99,25 @@ class SpanActivation:
         if not condition.shape[1] or not widest:
             return (torch.zeros((n, 0), dtype=torch.int64, device=condition.device),
                     torch.zeros((n, 0), dtype=torch.bool, device=condition.device))
-        entry = condition.argmax(dim=1)
-        step = torch.arange(widest, device=condition.device)
-        valid = (step < self._entry_width[entry][:, None]) & (condition.amax(dim=1) > 0)[:, None]
+        return self._entry_scores(condition.argmax(dim=1), condition.amax(dim=1) > 0)
+
+    def _entry_scores(self, entry: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`conditioned_scores` of rows conditioned on conditional-vector entries ``entry``
+        (where ``present``; the other rows have no condition)."""
+        step = torch.arange(self._widest_condition, device=entry.device)
+        valid = (step < self._entry_width[entry][:, None]) & present[:, None]
         columns = torch.where(valid, self._entry_start[entry][:, None] + step, 0)
         return columns, valid
 
     def offset_mask(self, condition: torch.Tensor) -> torch.Tensor:
         """Float ``(n, scores)``: 1 where the logit offsets apply, 0 on the span a row is
         conditioned on (the generator was taught to follow its condition there)."""
-        columns, valid = self.conditioned_scores(condition)
-        held = torch.zeros((len(condition), self.n_scores), device=condition.device)
-        held.scatter_add_(1, columns, valid.float())
-        return (held == 0).float()
+        return self._outside(*self.conditioned_scores(condition))
+
+    def _outside(self, columns: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Float ``(n, scores)``: 0 on each row's valid ``columns``, 1 elsewhere."""
+        held = torch.zeros((len(columns), self.n_scores), device=columns.device)
+        return (held.scatter_add_(1, columns, valid.float()) == 0).float()
 
     def slot_frequency(self, counts: list[np.ndarray], standard_errors: float = 2.0,
                        count_noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +172,7 @@ class SpanActivation:
             stops there).
 
         The offsets are not applied on the span a row is conditioned on, here as in
-        :meth:`for_decoding`.
+        :meth:`add_logit_offsets` and :meth:`offset_table`.
         """
         self.logit_offsets = None
         if not self.width_groups:  # no span of two or more slots: nothing is drawn
@@ -194,8 +200,37 @@ class SpanActivation:
                 break
         self.logit_offsets = offsets if bool(offsets.any()) else None  # None: every share within its band
 
-    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator,
-                     condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def add_logit_offsets(self, raw: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``raw`` (decode order, as :meth:`for_decoding` reads it) with :attr:`logit_offsets` added
+        to its scores in place, except on the span each row is conditioned on (``condition``, the
+        rows' conditional vectors; None: no row is conditioned); unchanged when not calibrated."""
+        scores = raw[:, self.n_values:]
+        if scores.shape[1] and self.logit_offsets is not None:
+            offsets = self.logit_offsets.to(scores.dtype)
+            scores.add_(offsets)
+            if condition is not None:
+                columns, valid = self.conditioned_scores(condition)
+                scores.scatter_add_(1, columns, -offsets[columns] * valid)
+        return raw
+
+    def offset_table(self) -> torch.Tensor | None:
+        """:meth:`add_logit_offsets` as a table to add to the generator's output bias: row ``e``
+        (of ``condition_dim + 1``, each ``n_values + n_scores`` in decode order) holds what is added
+        to a row conditioned on entry ``e``, the last row what is added to a row without a
+        condition (``Generator.infer``'s ``hot`` picks the row); None when not calibrated."""
+        if self.logit_offsets is None:
+            return None
+        device = self.logit_offsets.device
+        entries = len(self._entry_start)
+        table = torch.zeros((entries + 1, self.n_values + self.n_scores), device=device)
+        table[:, self.n_values:] = self.logit_offsets
+        if entries and self._widest_condition:
+            every = self._entry_scores(torch.arange(entries, device=device),
+                                       torch.ones(entries, dtype=torch.bool, device=device))
+            table[:entries, self.n_values:] *= self._outside(*every)  # not on the span each entry conditions on
+        return table
+
+    def for_decoding(self, raw: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Sampled rows in compact form from generator output whose columns are in
         :attr:`decode_order` (``raw[:, decode_order]`` of the layout-ordered output; the generator
         computes them in that order directly, see ``Generator.infer``): ``(values, slots)``, the
@@ -208,20 +243,13 @@ class SpanActivation:
         by side, so each width's argmax runs over a view, and noise is drawn only for spans of
         two or more slots (a one-slot span always draws slot 0). ``raw`` is overwritten.
 
-        With :attr:`logit_offsets` (discrete calibration, :meth:`fit_logit_offsets`) they are added
-        to the scores first, except on the span each row is conditioned on (``condition``, the
-        rows' conditional vectors; None: no row is conditioned).
+        :attr:`logit_offsets` (discrete calibration) are not added here: ``raw`` holds them already
+        (:meth:`add_logit_offsets`, or :meth:`offset_table` folded into the generator's output bias).
         """
         n_values = self.n_values
         values = torch.tanh(raw[:, :n_values])
         slots = torch.zeros((len(raw), self.n_onehot), dtype=torch.int64, device=raw.device)
         scores = raw[:, n_values:]
-        if scores.shape[1] and self.logit_offsets is not None:
-            offsets = self.logit_offsets.to(scores.dtype)
-            scores.add_(offsets)
-            if condition is not None:
-                columns, valid = self.conditioned_scores(condition)
-                scores.scatter_add_(1, columns, -offsets[columns] * valid)
         if scores.shape[1]:
             noise = _uniform(scores.shape, generator).to(raw.dtype)
             scores.sub_(noise.add_(_EPS).log_().neg_().add_(_EPS).log_())  # raw - log(-log(u)) = raw + gumbel

@@ -251,15 +251,20 @@ class AdversarialModel(TabularModel):
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.config.embedding_dim, generator=generator, device=self.device)
 
-    def _sampled_scores(self, condition: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _sampled_scores(self, condition: torch.Tensor, generator: torch.Generator,
+                        calibrated: bool = True) -> torch.Tensor:
         """The generator's output in decode order (``Generator.infer``) for conditional vectors
-        ``condition``; one-hot vectors (what sampling draws) are read as indices, not multiplied."""
+        ``condition``; one-hot vectors (what sampling draws) are read as indices, not multiplied.
+        With ``calibrated`` the discrete calibration's logit offsets are added: folded into the
+        output layer's bias (:meth:`SpanActivation.offset_table`) for one-hot vectors."""
         noise = self._noise(len(condition), generator)
         columns = self.activation.decode_order
         hot = one_hot_index(condition)
         if hot is None:
-            return self.generator.infer(torch.cat([noise, condition], dim=1), columns=columns)
-        return self.generator.infer(noise, columns=columns, hot=hot)
+            raw = self.generator.infer(torch.cat([noise, condition], dim=1), columns=columns)
+            return self.activation.add_logit_offsets(raw, condition) if calibrated else raw
+        offsets = self.activation.offset_table() if calibrated else None
+        return self.generator.infer(noise, columns=columns, hot=hot, output_offsets=offsets)
 
     def _fake(self, condition: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raw = self.generator(torch.cat([self._noise(len(condition), generator), condition], dim=1))
@@ -335,7 +340,7 @@ class AdversarialModel(TabularModel):
     @torch.no_grad()
     def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
         raw = self._sampled_scores(condition, generator)
-        values, slots = self.activation.for_decoding(raw, generator, condition)
+        values, slots = self.activation.for_decoding(raw, generator)
         return EncodedRows(self.layout, values.cpu().numpy(), slots.cpu().numpy())
 
     @torch.no_grad()
@@ -345,7 +350,7 @@ class AdversarialModel(TabularModel):
         on generated rows with conditional vectors ``condition`` (drawn as sampling draws them),
         towards the slot ``counts`` of each condition span, within two standard errors of each
         share (:meth:`SpanActivation.slot_frequency`, with ``count_noise``). Reads no real row."""
-        scores = self._sampled_scores(condition, generator)[:, self.activation.n_values:]
+        scores = self._sampled_scores(condition, generator, calibrated=False)[:, self.activation.n_values:]
         self.activation.fit_logit_offsets(scores, condition,
                                           *self.activation.slot_frequency(counts, count_noise=count_noise))
 

@@ -39,7 +39,8 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def infer(self, x: torch.Tensor, block_rows: int | None = None,
-              columns: torch.Tensor | None = None, hot: torch.Tensor | None = None) -> torch.Tensor:
+              columns: torch.Tensor | None = None, hot: torch.Tensor | None = None,
+              output_offsets: torch.Tensor | None = None) -> torch.Tensor:
         """``forward`` in evaluation mode without autograd, for sampling: same function, less work.
 
         Each batch norm is folded into its linear layer (in evaluation mode it is an affine map),
@@ -56,6 +57,11 @@ class Generator(nn.Module):
         ``hot[i]`` is -1). A one-hot input contributes one row of each layer's weight, so that row
         is gathered (with the bias) instead of multiplied: every layer reads the conditional
         vector, so this skips its share of every matmul and never builds the vector.
+
+        ``output_offsets`` is added to the output layer's bias at no cost per row: a vector of one
+        value per output (in ``columns`` order), or with ``hot`` a table of one such row per
+        one-hot position and a last row for rows without one (a row's offsets then depend on its
+        position, as the bias tables do; a generator without one-hot inputs reads the last row).
 
         Equal to ``eval()`` + ``forward`` (then ``[:, columns]``) up to floating-point rounding
         (tested, with and without ``hot``).
@@ -79,7 +85,10 @@ class Generator(nn.Module):
             weight = (layer.linear.weight * scale[:, None]).T
             bias = (layer.linear.bias - norm.running_mean) * scale + norm.bias
             layers.append((*_split_inputs(weight, bias, sparse), True))
-        layers.append((*_split_inputs(head_weight.T, head_bias, sparse), False))
+        head_weight, head_table = _split_inputs(head_weight.T, head_bias, sparse)
+        if output_offsets is not None and output_offsets.dim() == 2 and not sparse:
+            output_offsets = output_offsets[-1]  # no one-hot inputs: every row takes the last row's
+        layers.append((head_weight, head_table if output_offsets is None else head_table + output_offsets, False))
         if block_rows is None:
             block_rows = 4096 if x.device.type == "cpu" else max(n, 1)
         total = width + sum(w.shape[1] for w, _, _ in layers[:-1])
