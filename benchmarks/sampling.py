@@ -62,10 +62,11 @@ def _timed(run, rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def _with_peak(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``command`` run in a process of its own."""
+def _with_peak(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB, of the largest process it waited for) of ``command`` run in a
+    process of its own (in folder ``cwd``)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")

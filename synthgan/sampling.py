@@ -62,11 +62,27 @@ def _complete(path: Path, rows: int) -> bool:
         return False
 
 
+def threads_per_worker(workers: int) -> int:
+    """torch threads for each of ``workers`` sampling processes: this process's own (the cores, or
+    what ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` set) shared out, at least one each. Every
+    process otherwise starts one thread per core, and ``workers`` of them oversubscribe the cores
+    (measured on 2 cores: 2 workers of 2 threads took twice as long as 1 worker; 2 workers of one
+    thread each were as fast as 1 or a little faster, benchmarks/README.md)."""
+    import torch
+
+    return max(1, torch.get_num_threads() // workers)
+
+
 def _write_parts(model_path: str, out_dir: str, indices: Sequence[int], plan: Mapping[str, Any],
-                 device: str, chunk_rows: int) -> list[int]:
-    """Worker: load the model once and write the given parts; returns the parts it wrote."""
+                 device: str, chunk_rows: int, threads: int | None = None) -> list[int]:
+    """Worker: load the model once and write the given parts; returns the parts it wrote. With
+    ``threads``, torch in this process uses that many (a worker among several)."""
+    import torch
+
     from synthgan.estimator import SynthGAN
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     model = SynthGAN.load(model_path, device=device)
     conditions = model.parse_conditions(plan["conditions"])
     written = []
@@ -101,7 +117,8 @@ def sample_parts(model_path: str | Path, rows: int, out_dir: str | Path, parts: 
     conditions : sequence of str
         ``column=value`` conditions every row meets.
     workers : int
-        Processes writing parts in parallel (each loads the model once).
+        Processes writing parts in parallel (each loads the model once, and uses its share of this
+        process's torch threads: :func:`threads_per_worker`).
     """
     if not isinstance(parts, int) or parts < 1 or parts > rows:
         raise SynthGANError(f"parts must be between 1 and the number of rows ({rows}), got {parts}")
@@ -140,10 +157,11 @@ def sample_parts(model_path: str | Path, rows: int, out_dir: str | Path, parts: 
         _write_parts(str(model_path), str(out_dir), todo, plan, device, chunk_rows)
     else:
         groups = [todo[k::workers] for k in range(min(workers, len(todo)))]
+        threads = threads_per_worker(len(groups))
         context = multiprocessing.get_context("spawn")  # no fork after torch is loaded
         with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-            for future in [pool.submit(_write_parts, str(model_path), str(out_dir), g, plan, device, chunk_rows)
-                           for g in groups]:
+            for future in [pool.submit(_write_parts, str(model_path), str(out_dir), g, plan, device, chunk_rows,
+                                       threads) for g in groups]:
                 future.result()
     missing = [e["file"] for e in plan["parts"] if not _complete(out_dir / e["file"], e["rows"])]
     if missing:

@@ -57,3 +57,45 @@ def test_bad_part_requests(tiny_model_file, tmp_path):
     with pytest.raises(SynthGANError, match="never occurs in column 'group'"):
         sample_parts(tiny_model_file, 10, tmp_path / "y", 2, conditions=["group=zzz"])
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
+
+
+def test_each_worker_process_gets_its_share_of_the_threads(tiny_model_file, tmp_path, monkeypatch):
+    """Workers would each start one torch thread per core and oversubscribe the cores (2 workers
+    on 2 cores took twice as long as 1): each is given this process's threads shared out."""
+    import concurrent.futures
+
+    import torch
+
+    from synthgan import sampling
+
+    submitted = []
+
+    class Inline:  # runs each worker here (without touching this process's threads), recording its arguments
+        def __init__(self, processes, mp_context=None):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *args):
+            submitted.append(args)
+            future = concurrent.futures.Future()
+            future.set_result(fn(*args[:-1], None))
+            return future
+
+    monkeypatch.setattr(sampling, "ProcessPoolExecutor", Inline)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 5)
+    assert [sampling.threads_per_worker(w) for w in (1, 2, 3, 5, 8)] == [5, 2, 1, 1, 1]
+    sample_parts(tiny_model_file, 300, tmp_path / "out", 3, seed=1, workers=2)
+    assert [args[-1] for args in submitted] == [2, 2]
+    monkeypatch.undo()
+    before = torch.get_num_threads()
+    try:  # and a worker sets its share before it loads the model
+        sampling._write_parts(str(tiny_model_file), str(tmp_path / "out"), [], {"conditions": []}, "cpu", 100,
+                              before + 1)
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
