@@ -207,10 +207,7 @@ class SpanActivation:
         scores = raw[:, self.n_values:]
         if scores.shape[1] and self.logit_offsets is not None:
             offsets = self.logit_offsets.to(scores.dtype)
-            scores.add_(offsets)
-            if condition is not None:
-                columns, valid = self.conditioned_scores(condition)
-                scores.scatter_add_(1, columns, -offsets[columns] * valid)
+            scores.add_(offsets if condition is None else offsets * self.offset_mask(condition).to(scores.dtype))
         return raw
 
     def offset_table(self) -> torch.Tensor | None:
