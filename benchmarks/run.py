@@ -98,11 +98,12 @@ class ResultRows:
         print(row, flush=True)
 
 
-def commit() -> str:
-    """This checkout's short commit hash ("unknown" outside git)."""
+def commit(folder: Path | None = None) -> str:
+    """The short commit hash of the checkout holding ``folder`` (default: this one; "unknown"
+    outside git)."""
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
+                              check=True, cwd=folder or Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -24,20 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.run import DATASETS_DIR, ResultRows, load_split, machine_description, recorded_command
+from benchmarks.run import DATASETS_DIR, ResultRows, commit, load_split, machine_description, recorded_command
 from benchmarks.sampling import _with_peak
-
-
-def _commit(checkout: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=checkout)
-    return done.stdout.strip() or "unknown"
 
 
 def run(args: argparse.Namespace) -> None:
     from synthgan import SynthGAN
 
     warnings.simplefilter("ignore")
-    checkouts = dict(item.split("=", 1) for item in args.checkout) or {"current": "."}
+    checkouts = {label: Path(folder).resolve() for label, folder in
+                 (item.split("=", 1) for item in args.checkout or ["current=."])}
+    commits = {label: commit(folder) for label, folder in checkouts.items()}
     results = ResultRows(args.out / "sample_workers.csv")
     with (args.out / "commands.txt").open("a") as log:
         log.write(recorded_command("benchmarks.sample_workers") + "\n")
@@ -47,7 +43,6 @@ def run(args: argparse.Namespace) -> None:
         SynthGAN(epochs=1, random_state=0, verbose=False).fit(train).save(model)
         for repeat in range(args.repeats):
             for label, checkout in checkouts.items():
-                checkout = Path(checkout).resolve()
                 for workers in args.workers:
                     out = Path(tmp) / "parts"
                     shutil.rmtree(out, ignore_errors=True)
@@ -55,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
                                "-o", f"{out}/", "--parts", str(args.parts), "--workers", str(workers), "-q",
                                "--seed", "1"]
                     seconds, peak = _with_peak(command, cwd=checkout)
-                    results.append({"checkout": label, "commit": _commit(checkout), "dataset": args.dataset,
+                    results.append({"checkout": label, "commit": commits[label], "dataset": args.dataset,
                                     "repeat": repeat, "rows": args.rows, "parts": args.parts, "workers": workers,
                                     "seconds": seconds, "rows_per_s": args.rows / seconds,
                                     "us_per_row": seconds / args.rows * 1e6, "peak_rss_mb": peak})

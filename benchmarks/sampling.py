@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.run import DATASETS_DIR, ResultRows, load_split, machine_description, recorded_command
+from benchmarks.run import DATASETS_DIR, ResultRows, commit, load_split, machine_description, recorded_command
 
 CHUNK = 20_000
 _PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
@@ -51,9 +51,7 @@ def _code_commit() -> str:
     """Commit of the synthgan code being measured (which may be another checkout's, via PYTHONPATH)."""
     import synthgan
 
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(synthgan.__file__).parent)
-    return done.stdout.strip() or "unknown"
+    return commit(Path(synthgan.__file__).parent)
 
 
 def _timed(run, rows: int) -> float:
