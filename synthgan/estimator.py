@@ -262,9 +262,10 @@ class SynthGAN(BaseEstimator):
         generated rows drawn as ``sample`` draws them): marginals match the training table up to
         its quantile grid (one point per ten values, at most 1,000), and the order of values
         within each column, hence every dependence the generator learned, is kept. The quantile
-        grid is stored in the model file. Not applied with ``epsilon`` (it reads exact quantiles),
-        with ``privacy="strict"`` (the file would keep one value per ten rows of every number) or
-        for the one-pass ``copula``.
+        grid is stored in the model file. With ``epsilon`` the training marginal is the private
+        release's: the quantiles of each column's noisy histogram (the one its mixture is fitted to),
+        never the rows' (post-processing: no budget spent). Not applied with ``privacy="strict"``
+        (the file would keep one value per ten rows of every number) or for the one-pass ``copula``.
     discrete_calibration : bool, default=True
         After training, add one offset per slot to the generator's logits of every discrete column
         and missing indicator, fitted so that the categories drawn in generated rows (ten per
@@ -295,7 +296,8 @@ class SynthGAN(BaseEstimator):
         (near-proportional sizes and weights) get their linear dependence back; the order of values
         within a column changes, the categories stay the generator's. The training correlation of
         the numbers' scores (a columns-by-columns matrix) is stored in the model file. Off
-        wherever ``marginal_calibration`` is off. Not a default: in its paired ablation
+        wherever ``marginal_calibration`` is off, and with ``epsilon`` (it reads the rows'
+        correlation). Not a default: in its paired ablation
         (benchmarks/README.md, "Ablation: dependence calibration") it raised sdmetrics quality on
         german_credit and TSTR on king_county_houses, but raised detection AUC and lowered TSTR on
         abalone, the near-collinear table it was built for.
@@ -869,14 +871,14 @@ class SynthGAN(BaseEstimator):
         rng = streams.numpy("transform")
         exact = budget is None
         separation = self._effective("mode_separation")
-        calibrated = (exact and self.marginal_calibration and self.privacy != "strict"
+        calibrated = (self.marginal_calibration and self.privacy != "strict"
                       and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
                                       self.numeric_encoding if exact else "modes", calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
                                       mode_separation=separation, learn_rounding=self.learn_rounding,
-                                      dependence=calibrated and self.dependence_calibration)
+                                      dependence=exact and calibrated and self.dependence_calibration)
         private = None
         if budget is not None:
             bounds, levels = dict(self.public_bounds or {}), dict(self.public_categories or {})

@@ -128,6 +128,6 @@ def test_estimator_fits_saves_and_loads_the_map(tmp_path):
     before = SynthGAN.load(old)
     assert before.dependence_calibration is False and before.transformer_.dependence_ is None
     assert len(before.sample(100, random_state=0)) == 100
-    # no map where the marginal calibration is off (so none under epsilon either, where it is off)
+    # no map where the marginal calibration is off (nor under epsilon: tests/test_privacy.py)
     off = SynthGAN(dependence_calibration=True, marginal_calibration=False, **small).fit(df)
     assert off.transformer_.dependence_ is None

@@ -428,3 +428,51 @@ def test_generator_steps_are_free_under_differential_privacy():
     assert phases_one.count("generator") == phases_one.count("critic")
     for key in ("steps", "epsilon", "noise_multiplier", "sample_rate"):  # the budget reads critic steps only
         assert three.privacy_[key] == one.privacy_[key], key
+
+
+def test_histogram_quantiles_follow_the_noisy_histogram_and_nothing_else():
+    from synthgan.privacy.statistics import histogram_quantiles
+
+    rng = np.random.default_rng(0)
+    lows, highs = np.array([0.0, 1.0]), np.array([1.0, 2.0])
+    grid = np.asarray(histogram_quantiles(lows, highs, np.array([3000.0, 1000.0]), rng))
+    assert len(grid) == 400 and grid[0] >= 0.0 and grid[-1] <= 2.0 and np.all(np.diff(grid) >= 0)
+    # three quarters of the weight uniform on [0, 1], a quarter on [1, 2]
+    assert np.interp([0.375, 0.75, 0.875], np.linspace(0, 1, len(grid)), grid) == pytest.approx([0.5, 1.0, 1.5],
+                                                                                                abs=0.02)
+    # a point bin is a spike: a run of equal grid points holding its weight
+    spiked = np.asarray(histogram_quantiles(np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([500.0, 500.0]),
+                                            np.random.default_rng(0)))
+    assert np.mean(spiked == 0.0) == pytest.approx(0.5, abs=0.02)
+    assert histogram_quantiles(np.array([5.0]), np.array([5.0]), np.array([80.0]), rng) is None  # one value
+
+
+def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an exact quantile grid was read on the private path")
+
+    monkeypatch.setattr(transformer_module, "_with_target", forbidden)
+    monkeypatch.setattr(transformer_module, "quantile_grid", forbidden)
+    rng = np.random.default_rng(3)
+    n = 4000
+    frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
+                          "group": rng.choice(["a", "b"], n)})
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, dependence_calibration=True, **SMALL), frame)
+    state = model.transformer_.states_[0]
+    assert model.transformer_.calibration and state.target is not None and state.generated is not None
+    assert model.transformer_.dependence_ is None  # its target is the rows' correlation: exact path only
+    target = np.asarray(state.target)
+    assert len(target) == pytest.approx(n // 10, rel=0.05)  # points for the noisy count of values
+    out = model.sample(20_000, random_state=1)["income"].to_numpy()
+    levels = np.linspace(0.55, 0.95, 9)  # above the spike of zeros (about 40%)
+    calibrated = np.quantile(out, levels)
+    expected = np.interp(levels, np.linspace(0, 1, len(target)), target)
+    assert calibrated == pytest.approx(expected, rel=0.05)  # the sample follows the release's marginal
+    assert np.mean(out == 0.0) == pytest.approx(np.mean(target == 0.0), abs=0.03)
+    # the release is noisy: its grid is not the rows' own
+    assert not np.allclose(target, np.quantile(frame["income"], np.linspace(0, 1, len(target))))
+    # off when asked, and then no grid is kept
+    off = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, marginal_calibration=False, **SMALL), frame)
+    assert off.transformer_.states_[0].target is None and off.transformer_.states_[0].generated is None
+    uncalibrated = np.quantile(off.sample(20_000, random_state=1)["income"].to_numpy(), levels)
+    assert np.abs(uncalibrated - expected).max() > np.abs(calibrated - expected).max()

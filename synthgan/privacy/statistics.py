@@ -18,8 +18,9 @@ deviation ``sigma``; the k queries together are ``rho``-zero-concentrated DP wit
   alone (one bin per value for integer-like columns with at most 128 values in the regions,
   otherwise each region cut into equal parts, 64 in all, and an exact-zero bin), with one more
   bin for missing values. The mode mixture is then fitted to points drawn from the noisy
-  histogram (post-processing); generated values are clipped to the regions' span. With public
-  bounds the regions are the bounds.
+  histogram (post-processing), and the quantiles of that histogram are the marginal calibration's
+  target (:func:`histogram_quantiles`; post-processing too); generated values are clipped to the
+  regions' span. With public bounds the regions are the bounds.
 * **Levels** of a discrete column. When the levels are public (declared in ``public_categories``, a
   pandas ``category`` dtype's categories, or booleans) every declared level is a bin; otherwise only
   observed levels are candidates and a level is released only when its noisy count exceeds
@@ -53,13 +54,14 @@ from synthgan.errors import DataError
 from synthgan.transform import identifiers
 from synthgan.transform.categories import CategoryState, _native
 from synthgan.transform.columns import ColumnSpec, continuous_values
-from synthgan.transform.modes import ModeState, fit_modes
+from synthgan.transform.modes import QUANTILES, ROWS_PER_QUANTILE, ModeState, fit_modes
 
 EXPONENTS = np.arange(-16, 65)  # magnitude grid of the range query: 2**e
 _GRID_BINS = 64
 _EXACT_GRID_MAX = 128
 _FALSE_BIN_CHANCE = 0.01
 _TEXT_LENGTHS = (12.0, 4.0)
+_TARGET_DRAWS = 100_000  # draws of a noisy histogram whose quantiles are the calibration's target
 
 
 @dataclass
@@ -195,9 +197,30 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     bins = rng.choice(len(weights), size=max(max_rows, 1000), p=weights / weights.sum())
     points = rng.uniform(lows[bins], highs[bins])
     state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
-    state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()))
+    state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
+                                target=histogram_quantiles(lows, highs, weights, rng))
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
+
+
+def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray,
+                        rng: np.random.Generator) -> tuple[float, ...] | None:
+    """The quantile grid of the distribution a noisy histogram describes (bin ``i`` uniform on
+    ``[lows[i], highs[i]]``, a point where they are equal, with weight ``weights[i]``): the
+    marginal calibration's target in private mode, in place of the training rows' own quantiles.
+
+    Estimated from :data:`_TARGET_DRAWS` draws of that distribution, at as many evenly spaced
+    probabilities as :func:`synthgan.transform.modes.quantile_grid` takes for that many values
+    (the histogram's total, itself a noisy count). It reads nothing but the release: post-processing.
+    None when the histogram holds a single value (nothing to calibrate).
+    """
+    total = float(weights.sum())
+    if total <= 0 or lows.min() == highs.max():
+        return None
+    bins = rng.choice(len(weights), size=_TARGET_DRAWS, p=weights / total)
+    draws = rng.uniform(lows[bins], highs[bins])
+    points = int(min(QUANTILES, max(2, int(total) // ROWS_PER_QUANTILE)))
+    return tuple(map(float, np.quantile(draws, np.linspace(0, 1, points))))
 
 
 def _fit_levels(series: pd.Series, spec: ColumnSpec, declared: Sequence | None, sigma: float,

@@ -48,7 +48,9 @@ class DataTransformer:
         uses ``modes`` (its mixtures come from the private release).
     calibration : bool, default=False
         Keep each continuous column's training quantile grid (``ModeState.target``) so that
-        :meth:`fit_calibration` can later map the generator's marginal onto it. Exact path only.
+        :meth:`fit_calibration` can later map the generator's marginal onto it. On the private path
+        the grid is the release's (the quantiles of the noisy histogram the column's mixture is
+        fitted to, :func:`synthgan.privacy.statistics.histogram_quantiles`), never the rows'.
     dependence : bool, default=False
         With ``calibration``: also keep the training rows' correlation of the continuous columns'
         normal scores, so that :meth:`fit_calibration` can fit the dependence calibration
@@ -117,7 +119,9 @@ class DataTransformer:
                 self.states_ = [_with_target(state, df[spec.name], spec)
                                 for spec, state in zip(self.specs_, self.states_)]
         else:
-            self.states_ = [release.states[spec.name] for spec in self.specs_]
+            self.states_ = [release.states[spec.name] if self.calibration or not isinstance(
+                release.states[spec.name], ModeState) else dataclasses.replace(release.states[spec.name], target=None)
+                for spec in self.specs_]
         self.release_ = release
         self.dependence_: DependenceState | None = None
         if release is None and self.calibration and self.dependence:
