@@ -445,6 +445,12 @@ def test_histogram_quantiles_follow_the_noisy_histogram_and_nothing_else():
                                             np.random.default_rng(0)))
     assert np.mean(spiked == 0.0) == pytest.approx(0.5, abs=0.02)
     assert histogram_quantiles(np.array([5.0]), np.array([5.0]), np.array([80.0]), rng) is None  # one value
+    # bins at or under the floor (the release's noise on empty bins) hold no mass
+    values = np.arange(20.0, 130.0)
+    noisy = np.where(values < 90, 100.0, 3.0)  # 90..129: empty bins that the noise lifted a little
+    grid = histogram_quantiles(values, values, noisy, rng, floor=10.0)
+    assert max(grid) == 89.0
+    assert max(histogram_quantiles(values, values, noisy, rng)) > 100.0  # no floor: a tail the column lacks
 
 
 def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monkeypatch):
@@ -457,7 +463,8 @@ def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monke
     n = 4000
     frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
                           "group": rng.choice(["a", "b"], n)})
-    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, dependence_calibration=True, **SMALL), frame)
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, marginal_calibration=True, dependence_calibration=True,
+                               **SMALL), frame)
     state = model.transformer_.states_[0]
     assert model.transformer_.calibration and state.target is not None and state.generated is not None
     assert model.transformer_.dependence_ is None  # its target is the rows' correlation: exact path only
@@ -471,8 +478,9 @@ def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monke
     assert np.mean(out == 0.0) == pytest.approx(np.mean(target == 0.0), abs=0.03)
     # the release is noisy: its grid is not the rows' own
     assert not np.allclose(target, np.quantile(frame["income"], np.linspace(0, 1, len(target))))
-    # off when asked, and then no grid is kept
-    off = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, marginal_calibration=False, **SMALL), frame)
+    # off by default with epsilon ("auto"), and then no grid is kept
+    off = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame)
+    assert off.transformer_.calibration is False
     assert off.transformer_.states_[0].target is None and off.transformer_.states_[0].generated is None
     uncalibrated = np.quantile(off.sample(20_000, random_state=1)["income"].to_numpy(), levels)
     assert np.abs(uncalibrated - expected).max() > np.abs(calibrated - expected).max()

@@ -198,22 +198,29 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     points = rng.uniform(lows[bins], highs[bins])
     state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
-                                target=histogram_quantiles(lows, highs, weights, rng))
+                                target=histogram_quantiles(lows, highs, weights, rng, floor=2.0 * sigma))
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
 
 
-def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray,
-                        rng: np.random.Generator) -> tuple[float, ...] | None:
+def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray, rng: np.random.Generator,
+                        floor: float = 0.0) -> tuple[float, ...] | None:
     """The quantile grid of the distribution a noisy histogram describes (bin ``i`` uniform on
     ``[lows[i], highs[i]]``, a point where they are equal, with weight ``weights[i]``): the
     marginal calibration's target in private mode, in place of the training rows' own quantiles.
 
     Estimated from :data:`_TARGET_DRAWS` draws of that distribution, at as many evenly spaced
     probabilities as :func:`synthgan.transform.modes.quantile_grid` takes for that many values
-    (the histogram's total, itself a noisy count). It reads nothing but the release: post-processing.
-    None when the histogram holds a single value (nothing to calibrate).
+    (the histogram's total, itself a noisy count). Bins whose weight is at most ``floor`` are left
+    out (unless all are): the release's noise gives empty bins small positive counts, which would
+    spread mass over values the column never takes, far into a grid's empty tail (two noise standard
+    deviations keep out all but about 2% of the empty bins). It reads nothing but the release:
+    post-processing. None when the histogram holds a single value (nothing to calibrate).
     """
+    if (weights > floor).any():
+        weights = np.where(weights > floor, weights, 0.0)
+        lows, highs = lows[weights > 0], highs[weights > 0]
+        weights = weights[weights > 0]
     total = float(weights.sum())
     if total <= 0 or lows.min() == highs.max():
         return None
