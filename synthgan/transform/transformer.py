@@ -119,9 +119,10 @@ class DataTransformer:
                 self.states_ = [_with_target(state, df[spec.name], spec)
                                 for spec, state in zip(self.specs_, self.states_)]
         else:
-            self.states_ = [release.states[spec.name] if self.calibration or not isinstance(
-                release.states[spec.name], ModeState) else dataclasses.replace(release.states[spec.name], target=None)
-                for spec in self.specs_]
+            self.states_ = [release.states[spec.name] for spec in self.specs_]
+            if not self.calibration:  # the release's target grids are kept only to calibrate
+                self.states_ = [dataclasses.replace(state, target=None) if isinstance(state, ModeState) else state
+                                for state in self.states_]
         self.release_ = release
         self.dependence_: DependenceState | None = None
         if release is None and self.calibration and self.dependence:
