@@ -394,7 +394,25 @@ def test_private_grid_of_a_wide_integer_region_is_cut_into_parts_not_listed_valu
     lows, highs = _grid([(0.0, 0.0), (2.0**40, 2.0**52)], 1.0)
     assert 2 <= len(lows) <= 65 and lows[0] == 0.0 and highs[-1] == 2.0**52
     exact_lows, exact_highs = _grid([(4.0, 8.0), (8.0, 16.0)], 1.0)
-    assert list(exact_lows) == list(range(4, 16)) and list(exact_highs) == list(range(4, 16))
+    assert list(exact_lows) == list(range(4, 17)) and list(exact_highs) == list(range(4, 17))
+
+
+def test_private_exact_grid_holds_every_value_its_regions_can_hold():
+    from synthgan.privacy.statistics import _grid
+
+    # declared bounds include both ends: ratings 1..5 keep their 5s
+    assert list(_grid([(1.0, 5.0)], 1.0)[0]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # a negative magnitude region (-2, -1] holds -1 (not -2 alone); positive [1, 2) and [2, 4) hold 1..3
+    lows = list(_grid([(-2.0, -1.0), (0.0, 0.0), (1.0, 2.0), (2.0, 4.0)], 1.0)[0])
+    assert {-1.0, 0.0, 1.0, 2.0, 3.0} <= set(lows)
+    # a decimal step: 1.0 / 0.1 is a hair above 10, and 1.0 is still on the grid
+    assert 1.0 in _grid([(1.0, 2.0)], 0.1)[0]
+    # a private fit of a column of ratings with declared bounds generates the top rating
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rating": rng.choice([1, 2, 3, 4, 5], 3000, p=[0.1, 0.1, 0.2, 0.3, 0.3]).astype(np.int64),
+                          "group": rng.choice(["a", "b"], 3000)})
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=5.0, public_bounds={"rating": (1, 5)}, **SMALL), frame)
+    assert (model.sample(2000, random_state=0)["rating"] == 5).any()
 
 
 def test_a_column_with_no_level_released_trains_and_is_generated_as_missing():

@@ -146,7 +146,10 @@ def _grid(regions: list[tuple[float, float]], step: float) -> tuple[np.ndarray, 
     points = [low for low, high in regions if low == high]
     spans = [(low, high) for low, high in regions if low < high]
     if step > 0:
-        ranges = [(math.ceil(low / step), math.ceil(high / step)) for low, high in spans]
+        # every multiple of the step in each region, both ends included: a positive magnitude region
+        # [2**e, 2**(e+1)) holds its lower end, a negative one its upper end, declared bounds both
+        # (the tolerance keeps an end that division by a decimal step puts a hair off a multiple)
+        ranges = [(math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9) + 1) for low, high in spans]
         # count before building: a region up to 2**64 wide holds far too many values to list
         if 0 < sum(end - start for start, end in ranges) + len(points) <= _EXACT_GRID_MAX:
             values = [np.arange(start, end) * step for start, end in ranges]
