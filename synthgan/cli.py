@@ -97,7 +97,8 @@ def _model_options(func):
         click.option("--model", "model_name", type=RegisteredModel(), default="ctgan", show_default=True,
                      help="Model to train (`synthgan models` describes each)."),
         click.option("--epochs", type=click.IntRange(min=1), default=None,
-                     help="Training epochs [default: 300, or 20 with --epsilon]."),
+                     help="Training epochs [default: 300; with --epsilon 20, or more on a small table: at least 1,440 "
+                          "critic steps]."),
         click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Stop training after this many seconds."),
         click.option("--discrete", multiple=True, help="Treat this column as categorical (repeatable)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import os
 import secrets
 import time
@@ -70,6 +71,9 @@ PRIVATE_TARGET_SHARE = 0.25
 _AUTO = {"epochs": (300, 20), "discriminator_dim": ((256, 256), (64, 64)),
          "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3), "mode_separation": (2.0, 2.0),
          "marginal_calibration": (True, False)}
+# With epsilon and epochs="auto": the fewest critic batches a private fit takes (20 epochs of a table of
+# 36,000 rows at batch 500, bank marketing's default; not tuned on the small tables it lengthens)
+MIN_PRIVATE_STEPS = 1440
 # parameters that are not written to model files (objects, or only about how a fit runs)
 _NOT_SAVED = ("random_state", "callbacks", "constraints", "metadata")  # the last two: saved fitted, apart
 
@@ -185,7 +189,11 @@ class SynthGAN(BaseEstimator):
         parameters below do not apply to it).
     epochs : int or "auto", default="auto"
         Passes over the training rows (the epoch to train up to when resuming); ``"auto"`` is 300,
-        or 20 with ``epsilon`` (where the noise per step is set so that these epochs spend the budget).
+        or with ``epsilon`` 20 or as many as give :data:`MIN_PRIVATE_STEPS` (1,440) critic
+        batches, whichever is more (the noise per step is set so that these epochs spend the
+        budget). 20 epochs of a small table are a few dozen noisy steps, too few for a GAN: on
+        king_county_houses, abalone and german_credit at epsilon = 3 the step floor raised
+        sdmetrics quality on every seed (benchmarks/README.md, "Private epochs for small tables").
     batch_size : int, default=500
         Rows per step; rounded down to a multiple of ``pac`` and capped at the table size.
     loss : {"wgan-gp", "bce"}, default="wgan-gp"
@@ -756,7 +764,7 @@ class SynthGAN(BaseEstimator):
             batches = PoissonBatchSampler(encoded, codes, ConditionSampler(counts), rate, device,
                                           secret.numpy("batches"))
             steps_per_epoch = max(1, len(encoded) // batch_rows) * int(self._effective("critic_steps"))
-            planned = self._effective("epochs") * steps_per_epoch
+            planned = self._epochs(len(encoded), batch_rows) * steps_per_epoch
             strategy = DPStrategy(epsilon=budget.training_epsilon, delta=budget.training_delta,
                                   max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
                                   planned_steps=planned, noise_multiplier=self.noise_multiplier,
@@ -764,7 +772,7 @@ class SynthGAN(BaseEstimator):
                                   shares={"target": PRIVATE_TARGET_SHARE} if model.predictor is not None else None)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
-        trainer = Trainer(model, batches, TrainingPlan(self._effective("epochs"), batch_rows),
+        trainer = Trainer(model, batches, TrainingPlan(self._epochs(len(encoded), batch_rows), batch_rows),
                           self._training_callbacks(validation, generation, streams, ctx), strategy=strategy,
                           describe=describe)
         if checkpoint is not None:
@@ -928,6 +936,14 @@ class SynthGAN(BaseEstimator):
                         f"more than half of the {have / 2**30:.1f} GiB of memory available (activations need the "
                         "rest); lower max_categories, drop or merge wide categorical columns, or use smaller "
                         "generator_dim / discriminator_dim")
+
+    def _epochs(self, n_rows: int, batch_rows: int) -> int:
+        """Epochs to train: :meth:`_effective`'s, and with ``epsilon`` and ``"auto"`` at least enough
+        for :data:`MIN_PRIVATE_STEPS` batches of ``batch_rows`` out of ``n_rows``."""
+        epochs = int(self._effective("epochs"))
+        if self.epsilon is not None and P.is_auto(self.epochs):
+            epochs = max(epochs, math.ceil(MIN_PRIVATE_STEPS / max(1, n_rows // batch_rows)))
+        return epochs
 
     def _batch_rows(self, n_rows: int) -> int:
         pac = self._effective("pac")

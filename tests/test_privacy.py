@@ -3,6 +3,7 @@ private statistics path and the option checks."""
 
 from __future__ import annotations
 
+import math
 import warnings
 import zipfile
 
@@ -350,14 +351,16 @@ def test_privacy_options_without_epsilon_and_resume_are_refused(tmp_path):
         SynthGAN(epsilon=1.0, **SMALL).fit(make_mixed(), resume_from=tmp_path)
 
 
-def test_private_fit_by_the_cli_reports_and_keeps_its_guarantee(tmp_path):
+def test_private_fit_by_the_cli_reports_and_keeps_its_guarantee(tmp_path, monkeypatch):
+    monkeypatch.setattr(estimator_module, "MIN_PRIVATE_STEPS", 60)  # the step floor, small enough for a test
     data, path = tmp_path / "t.parquet", tmp_path / "m.synthgan"
     table(1000).to_parquet(data)
     result = CliRunner().invoke(main, ["fit", str(data), "-o", str(path), "--epsilon", "4", "--quiet", "--seed", "0"])
     assert result.exit_code == 0, result.output
     assert "differential privacy: epsilon" in result.output
     loaded = SynthGAN.load(path)
-    assert loaded.privacy_["steps"] == 20 * 2  # no --epochs: 20 epochs of 1000 rows in expected batches of 500
+    # no --epochs: 1000 rows make 2 batches of 500 an epoch, so 30 epochs reach the step floor (not 20)
+    assert loaded.privacy_["steps"] == 60 and len(loaded.history_) == 30
     assert loaded.get_params()["epochs"] == "auto" and loaded.get_params()["discriminator_dim"] == "auto"
     assert loaded.privacy_["target_epsilon"] == 4 and 3.5 < loaded.privacy_["epsilon"] <= 4
     info = CliRunner().invoke(main, ["info", str(path)])
@@ -502,3 +505,17 @@ def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monke
     assert off.transformer_.states_[0].target is None and off.transformer_.states_[0].generated is None
     uncalibrated = np.quantile(off.sample(20_000, random_state=1)["income"].to_numpy(), levels)
     assert np.abs(uncalibrated - expected).max() > np.abs(calibrated - expected).max()
+
+
+def test_private_auto_epochs_give_a_small_table_enough_steps(monkeypatch):
+    # 20 epochs, or as many as MIN_PRIVATE_STEPS batches need, whichever is more; given epochs are kept
+    assert SynthGAN(epsilon=1.0)._epochs(36_000, 500) == 20
+    assert SynthGAN(epsilon=1.0)._epochs(800, 500) == estimator_module.MIN_PRIVATE_STEPS  # one batch per epoch
+    assert SynthGAN(epsilon=1.0)._epochs(3341, 500) == math.ceil(estimator_module.MIN_PRIVATE_STEPS / 6)
+    assert SynthGAN(epsilon=1.0, epochs=5)._epochs(800, 500) == 5
+    assert SynthGAN()._epochs(800, 500) == 300
+    # a fit plans its noise for those steps and takes them
+    monkeypatch.setattr(estimator_module, "MIN_PRIVATE_STEPS", 600)
+    model = quiet_fit(SynthGAN(epsilon=10.0, **SMALL), table())  # 2,000 rows, batch 100: 20 batches an epoch
+    assert len(model.history_) == 30 and model.privacy_["steps"] == 600
+    assert model.privacy_["epsilon"] <= 10.0
