@@ -754,6 +754,7 @@ class SynthGAN(BaseEstimator):
         strategy that ran the updates."""
         transformer = generation.transformer
         batch_rows = self._batch_rows(len(train))
+        epochs = self._epochs(len(encoded), batch_rows)
         strategy: Strategy = (D.DistributedStrategy(ctx, precision=self.precision) if ctx.distributed
                               else Strategy(precision=self.precision))
         if budget is None:
@@ -764,7 +765,7 @@ class SynthGAN(BaseEstimator):
             batches = PoissonBatchSampler(encoded, codes, ConditionSampler(counts), rate, device,
                                           secret.numpy("batches"))
             steps_per_epoch = max(1, len(encoded) // batch_rows) * int(self._effective("critic_steps"))
-            planned = self._epochs(len(encoded), batch_rows) * steps_per_epoch
+            planned = epochs * steps_per_epoch
             strategy = DPStrategy(epsilon=budget.training_epsilon, delta=budget.training_delta,
                                   max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
                                   planned_steps=planned, noise_multiplier=self.noise_multiplier,
@@ -772,7 +773,7 @@ class SynthGAN(BaseEstimator):
                                   shares={"target": PRIVATE_TARGET_SHARE} if model.predictor is not None else None)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
-        trainer = Trainer(model, batches, TrainingPlan(self._epochs(len(encoded), batch_rows), batch_rows),
+        trainer = Trainer(model, batches, TrainingPlan(epochs, batch_rows),
                           self._training_callbacks(validation, generation, streams, ctx), strategy=strategy,
                           describe=describe)
         if checkpoint is not None:
@@ -903,7 +904,7 @@ class SynthGAN(BaseEstimator):
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
-                                        mode_separation=separation,
+                                        mode_separation=separation, calibration_targets=calibrated,
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
         if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere

@@ -18,8 +18,8 @@ deviation ``sigma``; the k queries together are ``rho``-zero-concentrated DP wit
   alone (one bin per value for integer-like columns with at most 128 values in the regions,
   otherwise each region cut into equal parts, 64 in all, and an exact-zero bin), with one more
   bin for missing values. The mode mixture is then fitted to points drawn from the noisy
-  histogram (post-processing), and the quantiles of that histogram are the marginal calibration's
-  target (:func:`histogram_quantiles`; post-processing too); generated values are clipped to the
+  histogram (post-processing), and when asked the quantiles of that histogram are the marginal
+  calibration's target (:func:`histogram_quantiles`; post-processing too); generated values are clipped to the
   regions' span. With public bounds the regions are the bounds.
 * **Levels** of a discrete column. When the levels are public (declared in ``public_categories``, a
   pandas ``category`` dtype's categories, or booleans) every declared level is a bin; otherwise only
@@ -182,7 +182,7 @@ def _assign(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarr
 
 def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float] | None,
                 sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int,
-                separation: float | None = None) -> tuple[ColumnSpec, ModeState, np.ndarray]:
+                separation: float | None = None, target: bool = False) -> tuple[ColumnSpec, ModeState, np.ndarray]:
     values = continuous_values(series, spec.kind)
     null = np.isnan(values)
     present = values[~null]
@@ -201,7 +201,8 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     points = rng.uniform(lows[bins], highs[bins])
     state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
-                                target=histogram_quantiles(lows, highs, weights, rng, floor=2.0 * sigma))
+                                target=histogram_quantiles(lows, highs, weights, rng, floor=2.0 * sigma)
+                                if target else None)
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
 
@@ -320,14 +321,17 @@ def _bounds_in_model_units(value: Sequence, spec: ColumnSpec) -> tuple[float, fl
 def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.random.Generator, *,
                        epsilon: float, delta: float, public_bounds: Mapping | None = None,
                        public_categories: Mapping | None = None, max_modes: int = 10, max_categories: int = 100,
-                       max_rows: int = 5000, mode_separation: float | None = None) -> Release:
+                       max_rows: int = 5000, mode_separation: float | None = None,
+                       calibration_targets: bool = False) -> Release:
     """Private specs and column states for ``df`` at a total cost of ``(epsilon, delta)``.
 
     See the module docstring for the queries. ``public_bounds`` maps number/date columns to
     ``(low, high)`` and ``public_categories`` maps discrete columns to their list of levels; both
     are taken as public knowledge (they cost nothing and are not checked against the data).
     ``mode_separation`` merges the modes of the mixtures fitted on the released histograms
-    (post-processing; :func:`synthgan.transform.modes.merge_modes`).
+    (post-processing; :func:`synthgan.transform.modes.merge_modes`). ``calibration_targets`` gives
+    every number's state the quantile grid of its histogram as ``target`` (:func:`histogram_quantiles`,
+    post-processing), for the marginal calibration.
     """
     public_bounds = dict(public_bounds or {})
     public_categories = dict(public_categories or {})
@@ -367,7 +371,7 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
         elif what == "number":
             bounds = _bounds_in_model_units(public_bounds[spec.name], spec) if spec.name in public_bounds else None
             spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows,
-                                               mode_separation)
+                                               mode_separation, calibration_targets)
             release.states[spec.name] = state
             release.missing_counts[spec.name] = missing
         else:

@@ -50,7 +50,8 @@ class DataTransformer:
         Keep each continuous column's training quantile grid (``ModeState.target``) so that
         :meth:`fit_calibration` can later map the generator's marginal onto it. On the private path
         the grid is the release's (the quantiles of the noisy histogram the column's mixture is
-        fitted to, :func:`synthgan.privacy.statistics.histogram_quantiles`), never the rows'.
+        fitted to, :func:`synthgan.privacy.statistics.histogram_quantiles`, which the release
+        computes when asked: ``calibration_targets``), never the rows'.
     dependence : bool, default=False
         With ``calibration``: also keep the training rows' correlation of the continuous columns'
         normal scores, so that :meth:`fit_calibration` can fit the dependence calibration
@@ -120,9 +121,6 @@ class DataTransformer:
                                 for spec, state in zip(self.specs_, self.states_)]
         else:
             self.states_ = [release.states[spec.name] for spec in self.specs_]
-            if not self.calibration:  # the release's target grids are kept only to calibrate
-                self.states_ = [dataclasses.replace(state, target=None) if isinstance(state, ModeState) else state
-                                for state in self.states_]
         self.release_ = release
         self.dependence_: DependenceState | None = None
         if release is None and self.calibration and self.dependence:
