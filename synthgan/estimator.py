@@ -275,9 +275,10 @@ class SynthGAN(BaseEstimator):
         ``epsilon`` and True the training marginal is the private release's: the quantiles of each
         column's noisy histogram (the one its mixture is fitted to, bins under two noise standard
         deviations left out), never the rows' (post-processing: no budget spent). Not the private
-        default: at epsilon = 3 it raised sdmetrics quality (bank marketing +0.04, adult +0.014)
-        and lowered detection AUC, but lowered bank marketing's TSTR by 0.07 (benchmarks/README.md,
-        "Private marginal calibration"). Not applied with ``privacy="strict"`` (the file would keep
+        default: at epsilon = 3, in two runs, it raised sdmetrics quality (bank marketing +0.034 to
+        +0.041, adult +0.009 to +0.027) and lowered detection AUC, but lowered TSTR (bank -0.071
+        and -0.019, adult -0.019 in the second run; benchmarks/README.md, "Private marginal
+        calibration"). Not applied with ``privacy="strict"`` (the file would keep
         one value per ten rows of every number) or for the one-pass ``copula``.
     discrete_calibration : bool, default=True
         After training, add one offset per slot to the generator's logits of every discrete column

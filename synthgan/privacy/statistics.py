@@ -221,10 +221,9 @@ def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray
     deviations keep out all but about 2% of the empty bins). It reads nothing but the release:
     post-processing. None when the histogram holds a single value (nothing to calibrate).
     """
-    if (weights > floor).any():
-        weights = np.where(weights > floor, weights, 0.0)
-        lows, highs = lows[weights > 0], highs[weights > 0]
-        weights = weights[weights > 0]
+    kept = weights > floor
+    if kept.any():
+        lows, highs, weights = lows[kept], highs[kept], weights[kept]
     total = float(weights.sum())
     if total <= 0 or lows.min() == highs.max():
         return None
