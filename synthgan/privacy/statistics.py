@@ -54,7 +54,7 @@ from synthgan.errors import DataError
 from synthgan.transform import identifiers
 from synthgan.transform.categories import CategoryState, _native
 from synthgan.transform.columns import ColumnSpec, continuous_values
-from synthgan.transform.modes import QUANTILES, ROWS_PER_QUANTILE, ModeState, fit_modes
+from synthgan.transform.modes import ModeState, fit_modes, quantile_points
 
 EXPONENTS = np.arange(-16, 65)  # magnitude grid of the range query: 2**e
 _GRID_BINS = 64
@@ -197,8 +197,7 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     weights = noisy[:-1]
     if weights.sum() <= 0:
         weights = np.ones_like(weights)
-    bins = rng.choice(len(weights), size=max(max_rows, 1000), p=weights / weights.sum())
-    points = rng.uniform(lows[bins], highs[bins])
+    points = _histogram_draws(lows, highs, weights, max(max_rows, 1000), rng)
     state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
                                 target=histogram_quantiles(lows, highs, weights, rng, floor=2.0 * sigma)
@@ -207,14 +206,22 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
 
 
+def _histogram_draws(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray, n: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of the distribution a histogram describes: a bin by its weight, then a value
+    uniform in it (its value where ``lows == highs``)."""
+    bins = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    return rng.uniform(lows[bins], highs[bins])
+
+
 def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray, rng: np.random.Generator,
                         floor: float = 0.0) -> tuple[float, ...] | None:
     """The quantile grid of the distribution a noisy histogram describes (bin ``i`` uniform on
     ``[lows[i], highs[i]]``, a point where they are equal, with weight ``weights[i]``): the
     marginal calibration's target in private mode, in place of the training rows' own quantiles.
 
-    Estimated from :data:`_TARGET_DRAWS` draws of that distribution, at as many evenly spaced
-    probabilities as :func:`synthgan.transform.modes.quantile_grid` takes for that many values
+    Estimated from :data:`_TARGET_DRAWS` draws of that distribution, at
+    :func:`synthgan.transform.modes.quantile_points` evenly spaced probabilities for that many values
     (the histogram's total, itself a noisy count). Bins whose weight is at most ``floor`` are left
     out (unless all are): the release's noise gives empty bins small positive counts, which would
     spread mass over values the column never takes, far into a grid's empty tail (two noise standard
@@ -227,10 +234,8 @@ def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray
     total = float(weights.sum())
     if total <= 0 or lows.min() == highs.max():
         return None
-    bins = rng.choice(len(weights), size=_TARGET_DRAWS, p=weights / total)
-    draws = rng.uniform(lows[bins], highs[bins])
-    points = int(min(QUANTILES, max(2, int(total) // ROWS_PER_QUANTILE)))
-    return tuple(map(float, np.quantile(draws, np.linspace(0, 1, points))))
+    draws = _histogram_draws(lows, highs, weights, _TARGET_DRAWS, rng)
+    return tuple(map(float, np.quantile(draws, np.linspace(0, 1, quantile_points(int(total))))))
 
 
 def _fit_levels(series: pd.Series, spec: ColumnSpec, declared: Sequence | None, sigma: float,

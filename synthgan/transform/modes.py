@@ -121,11 +121,16 @@ class ModeState:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def quantile_points(n_values: int) -> int:
+    """Points of the quantile grid of ``n_values`` values: one per ten values, 2 at least,
+    :data:`QUANTILES` at most."""
+    return int(min(QUANTILES, max(2, n_values // ROWS_PER_QUANTILE)))
+
+
 def quantile_grid(values: np.ndarray) -> np.ndarray:
-    """Quantiles of ``values`` at evenly spaced probabilities, one point per ten values (2 at least,
-    :data:`QUANTILES` at most); the first and last points are the minimum and maximum."""
-    points = int(min(QUANTILES, max(2, len(values) // ROWS_PER_QUANTILE)))
-    return np.quantile(values, np.linspace(0, 1, points))
+    """Quantiles of ``values`` at :func:`quantile_points` evenly spaced probabilities; the first and
+    last points are the minimum and maximum."""
+    return np.quantile(values, np.linspace(0, 1, quantile_points(len(values))))
 
 
 def normal_scores(grid: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
