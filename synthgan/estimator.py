@@ -264,7 +264,9 @@ class SynthGAN(BaseEstimator):
         (Xu et al., 2019); ``quantile``, the same on their normal scores through the column's own
         quantiles (one stored point per ten training values, at most 1,000), so heavy tails, skew
         and spikes reach the generator as near-Gaussian columns and decode to the training
-        marginal. A private fit (``epsilon``) always uses ``modes``.
+        marginal. With ``epsilon`` the quantiles are those of each column's released noisy
+        histogram (bins under two noise standard deviations left out; the grid the private
+        marginal calibration maps onto), never the rows' (post-processing: no budget spent).
     marginal_calibration : bool or "auto", default="auto"
         After training, map each continuous column's generated values through the generator's own
         marginal onto the training one (a monotone quantile map per column, estimated from
@@ -889,7 +891,7 @@ class SynthGAN(BaseEstimator):
         calibrated = (self._effective("marginal_calibration") and self.privacy != "strict"
                       and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
-                                      self.numeric_encoding if exact else "modes", calibration=calibrated,
+                                      self.numeric_encoding, calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
                                       mode_separation=separation, learn_rounding=self.learn_rounding,
@@ -906,6 +908,7 @@ class SynthGAN(BaseEstimator):
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
                                         mode_separation=separation, calibration_targets=calibrated,
+                                        quantile=self.numeric_encoding == "quantile",
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None
         if ctx.distributed:  # fitted once, on rank 0, from every process's rows, then the same everywhere

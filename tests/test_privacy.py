@@ -17,6 +17,7 @@ from torch import nn
 
 import synthgan.estimator as estimator_module
 import synthgan.transform.columns as columns_module
+import synthgan.transform.modes as modes_module
 import synthgan.transform.transformer as transformer_module
 from synthgan import SynthGAN, SynthGANError
 from synthgan.cli import _privacy_line, main
@@ -289,9 +290,9 @@ def test_the_private_path_never_reads_the_exact_statistics(monkeypatch):
     frame = table().assign(customer_id=np.arange(5000, 7000))
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame)
     assert model.privacy_["epsilon"] <= 10.0
-    # the quantile encoding would read exact quantiles: a private fit uses the released mixtures
+    # the quantile encoding reads its grids from the release (see the test below), not exact quantiles
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, numeric_encoding="quantile", **SMALL), frame)
-    assert all(getattr(state, "quantiles", None) is None for state in model.transformer_.states_)
+    assert any(getattr(state, "quantiles", None) is not None for state in model.transformer_.states_)
     with pytest.raises(AssertionError, match="exact statistic"):  # the guard works on the exact path
         quiet_fit(SynthGAN(epochs=1, **SMALL), frame)
 
@@ -505,6 +506,31 @@ def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monke
     assert off.transformer_.states_[0].target is None and off.transformer_.states_[0].generated is None
     uncalibrated = np.quantile(off.sample(20_000, random_state=1)["income"].to_numpy(), levels)
     assert np.abs(uncalibrated - expected).max() > np.abs(calibrated - expected).max()
+
+
+def test_private_quantile_encoding_reads_its_grid_from_the_release_never_the_rows(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an exact quantile grid was read on the private path")
+
+    monkeypatch.setattr(modes_module, "quantile_grid", forbidden)
+    monkeypatch.setattr(transformer_module, "_with_target", forbidden)
+    rng = np.random.default_rng(5)
+    n = 4000
+    frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
+                          "group": rng.choice(["a", "b"], n)})
+    model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, numeric_encoding="quantile", marginal_calibration=True,
+                               **SMALL), frame)
+    state = model.transformer_.states_[0]
+    grid = np.asarray(state.quantiles)
+    assert state.target is not None and np.array_equal(grid, np.asarray(state.target))  # the release's grid
+    assert not np.allclose(grid, np.quantile(frame["income"], np.linspace(0, 1, len(grid))))  # noisy, not the rows'
+    # the mixture is fitted to normal scores: near-Gaussian, not the lognormal's raw values
+    assert abs(state.loc) < 0.5 and 0.5 < state.scale < 1.5
+    # the encoded training column is what the generator learns: scores of a skewed column, near symmetric
+    modes = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame).transformer_.states_[0]
+    assert modes.quantiles is None and modes.scale > 1000  # the default encodes raw values
+    out = model.sample(20_000, random_state=1)["income"].to_numpy()
+    assert out.min() >= grid[0] and out.max() <= grid[-1]  # decoded through the released grid
 
 
 def test_private_auto_epochs_give_a_small_table_enough_steps(monkeypatch):

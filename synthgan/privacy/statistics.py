@@ -182,7 +182,8 @@ def _assign(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarr
 
 def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float] | None,
                 sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int,
-                separation: float | None = None, target: bool = False) -> tuple[ColumnSpec, ModeState, np.ndarray]:
+                separation: float | None = None, target: bool = False,
+                quantile: bool = False) -> tuple[ColumnSpec, ModeState, np.ndarray]:
     values = continuous_values(series, spec.kind)
     null = np.isnan(values)
     present = values[~null]
@@ -197,11 +198,17 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     weights = noisy[:-1]
     if weights.sum() <= 0:
         weights = np.ones_like(weights)
-    points = _histogram_draws(lows, highs, weights, max(max_rows, 1000), rng)
-    state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
+    floor = 2.0 * sigma
+    grid = histogram_quantiles(lows, highs, weights, rng, floor=floor) if target or quantile else None
+    if quantile and grid is not None:  # the mixture is fitted to the normal scores of the same histogram
+        points = _histogram_draws(*_above_floor(lows, highs, weights, floor), max(max_rows, 1000), rng)
+        state = fit_modes([points], max_modes, max_rows, rng, quantile=True, separation=separation,
+                          given_grids=[np.asarray(grid)])[0]
+    else:
+        points = _histogram_draws(lows, highs, weights, max(max_rows, 1000), rng)
+        state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
-                                target=histogram_quantiles(lows, highs, weights, rng, floor=2.0 * sigma)
-                                if target else None)
+                                target=grid if target else None)
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
     return spec, state, np.array([max(float(weights.sum()), 1.0), missing])
 
@@ -212,6 +219,13 @@ def _histogram_draws(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray, n
     uniform in it (its value where ``lows == highs``)."""
     bins = rng.choice(len(weights), size=n, p=weights / weights.sum())
     return rng.uniform(lows[bins], highs[bins])
+
+
+def _above_floor(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray,
+                 floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bins of a histogram whose weight is above ``floor`` (all of them when none is)."""
+    kept = weights > floor
+    return (lows[kept], highs[kept], weights[kept]) if kept.any() else (lows, highs, weights)
 
 
 def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray, rng: np.random.Generator,
@@ -228,9 +242,7 @@ def histogram_quantiles(lows: np.ndarray, highs: np.ndarray, weights: np.ndarray
     deviations keep out all but about 2% of the empty bins). It reads nothing but the release:
     post-processing. None when the histogram holds a single value (nothing to calibrate).
     """
-    kept = weights > floor
-    if kept.any():
-        lows, highs, weights = lows[kept], highs[kept], weights[kept]
+    lows, highs, weights = _above_floor(lows, highs, weights, floor)
     total = float(weights.sum())
     if total <= 0 or lows.min() == highs.max():
         return None
@@ -326,7 +338,7 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
                        epsilon: float, delta: float, public_bounds: Mapping | None = None,
                        public_categories: Mapping | None = None, max_modes: int = 10, max_categories: int = 100,
                        max_rows: int = 5000, mode_separation: float | None = None,
-                       calibration_targets: bool = False) -> Release:
+                       calibration_targets: bool = False, quantile: bool = False) -> Release:
     """Private specs and column states for ``df`` at a total cost of ``(epsilon, delta)``.
 
     See the module docstring for the queries. ``public_bounds`` maps number/date columns to
@@ -335,7 +347,9 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
     ``mode_separation`` merges the modes of the mixtures fitted on the released histograms
     (post-processing; :func:`synthgan.transform.modes.merge_modes`). ``calibration_targets`` gives
     every number's state the quantile grid of its histogram as ``target`` (:func:`histogram_quantiles`,
-    post-processing), for the marginal calibration.
+    post-processing), for the marginal calibration. ``quantile`` encodes every number by its normal
+    scores through that same grid (``numeric_encoding="quantile"``; post-processing too): the
+    mixture is fitted to the scores of the histogram's draws.
     """
     public_bounds = dict(public_bounds or {})
     public_categories = dict(public_categories or {})
@@ -375,7 +389,7 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
         elif what == "number":
             bounds = _bounds_in_model_units(public_bounds[spec.name], spec) if spec.name in public_bounds else None
             spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows,
-                                               mode_separation, calibration_targets)
+                                               mode_separation, calibration_targets, quantile)
             release.states[spec.name] = state
             release.missing_counts[spec.name] = missing
         else:

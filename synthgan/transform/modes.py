@@ -214,7 +214,8 @@ def at_positions(target: np.ndarray, position: torch.Tensor) -> np.ndarray:
 
 def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
               rng: np.random.Generator, quantile: bool = False,
-              separation: float | None = None) -> list[ModeState]:
+              separation: float | None = None,
+              given_grids: Sequence[np.ndarray | None] | None = None) -> list[ModeState]:
     """Fit the mode mixtures of several columns at once, one mixture per column.
 
     Parameters
@@ -233,6 +234,10 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
     separation : float, optional
         Merge neighbouring components whose Ashman's D is at most this (see :func:`merge_modes`);
         None keeps every component the mixture weights above :data:`WEIGHT_THRESHOLD`.
+    given_grids : sequence of (ndarray or None), optional
+        With ``quantile``: each column's quantile grid, given instead of read from its values (a
+        private release's, :func:`synthgan.privacy.statistics.histogram_quantiles`); None for a
+        column keeps its values as they are.
 
     Returns
     -------
@@ -240,8 +245,11 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
         One per column, in order.
     """
     uniques, counts, locs, scales, n_components, grids = [], [], [], [], [], []
-    for raw in columns:
-        grid = quantile_grid(raw) if quantile and raw.min() < raw.max() else None
+    for k, raw in enumerate(columns):
+        if given_grids is not None and quantile:
+            grid = None if given_grids[k] is None else np.asarray(given_grids[k], dtype=np.float64)
+        else:
+            grid = quantile_grid(raw) if quantile and raw.min() < raw.max() else None
         grids.append(grid)
         values = raw if grid is None else normal_scores(grid, raw, rng)
         loc = float(values.mean())

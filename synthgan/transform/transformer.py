@@ -44,8 +44,8 @@ class DataTransformer:
         Rows sampled to fit each column's mixture.
     numeric_encoding : {"modes", "quantile"}, default="modes"
         ``modes``: mode-specific normalization of the values; ``quantile``: of their normal scores
-        through the column's quantiles (see :mod:`synthgan.transform.modes`). A private fit always
-        uses ``modes`` (its mixtures come from the private release).
+        through the column's quantiles (see :mod:`synthgan.transform.modes`). A private fit takes
+        its states, grids included, from the private release.
     calibration : bool, default=False
         Keep each continuous column's training quantile grid (``ModeState.target``) so that
         :meth:`fit_calibration` can later map the generator's marginal onto it. On the private path
