@@ -121,13 +121,19 @@ def _dp_system(generator_steps: int, dropout: float | None = None) -> str:
 
 def parse_variant(text: str) -> tuple[str, dict]:
     """``NAME=key:value;key:value`` -> (NAME, {key: value}); a value with a comma is a tuple of numbers,
-    ``true``/``false`` a boolean, ``@target`` stands for the dataset's target column."""
+    ``true``/``false`` a boolean, ``@target`` stands for the dataset's target column, and any other
+    value that is not a number a string (e.g. ``numeric_encoding:quantile``)."""
     label, sep, body = text.partition("=")
     if not sep or not label or not body:
         raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME=key:value;key:value")
 
-    def number(v: str) -> int | float:
-        return float(v) if any(c in v for c in ".e") else int(v)
+    def number(v: str) -> int | float | str:
+        for kind in (int, float):
+            try:
+                return kind(v)
+            except ValueError:
+                pass
+        return v
 
     params = {}
     for item in body.split(";"):

@@ -235,5 +235,7 @@ def test_privacy_variant_names_a_system_and_its_parameters():
     assert parse_variant("target=target:@target") == ("target", {"target": "@target"})  # the dataset's target
     assert parse_variant("dc=discrete_calibration:true") == ("dc", {"discrete_calibration": True})
     assert parse_variant("dc=discrete_calibration:False") == ("dc", {"discrete_calibration": False})
+    assert parse_variant("q=numeric_encoding:quantile") == ("q", {"numeric_encoding": "quantile"})  # a word
+    assert parse_variant("b=batch_size:250;statistics_share:0.1") == ("b", {"batch_size": 250, "statistics_share": 0.1})
     with pytest.raises(argparse.ArgumentTypeError, match="key:value"):
         parse_variant("bad=discriminator_dim")
