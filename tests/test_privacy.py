@@ -475,16 +475,27 @@ def test_histogram_quantiles_follow_the_noisy_histogram_and_nothing_else():
     assert max(histogram_quantiles(values, values, noisy, rng)) > 100.0  # no floor: a tail the column lacks
 
 
-def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monkeypatch):
+def forbid_exact_grids(monkeypatch, *modules) -> None:
+    """Make reading an exact quantile grid (the rows' own) fail the test."""
     def forbidden(*args, **kwargs):
         raise AssertionError("an exact quantile grid was read on the private path")
 
     monkeypatch.setattr(transformer_module, "_with_target", forbidden)
-    monkeypatch.setattr(transformer_module, "quantile_grid", forbidden)
-    rng = np.random.default_rng(3)
+    for module in modules:
+        monkeypatch.setattr(module, "quantile_grid", forbidden)
+
+
+def incomes(n: int, seed: int) -> pd.DataFrame:
+    """A skewed number with a spike of zeros (about 40%), and a category."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
+                         "group": rng.choice(["a", "b"], n)})
+
+
+def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monkeypatch):
+    forbid_exact_grids(monkeypatch, transformer_module)
     n = 4000
-    frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
-                          "group": rng.choice(["a", "b"], n)})
+    frame = incomes(n, 3)
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, marginal_calibration=True, dependence_calibration=True,
                                **SMALL), frame)
     state = model.transformer_.states_[0]
@@ -509,15 +520,8 @@ def test_private_marginal_calibration_maps_onto_the_release_never_the_rows(monke
 
 
 def test_private_quantile_encoding_reads_its_grid_from_the_release_never_the_rows(monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("an exact quantile grid was read on the private path")
-
-    monkeypatch.setattr(modes_module, "quantile_grid", forbidden)
-    monkeypatch.setattr(transformer_module, "_with_target", forbidden)
-    rng = np.random.default_rng(5)
-    n = 4000
-    frame = pd.DataFrame({"income": np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(8, 0.7, n)),
-                          "group": rng.choice(["a", "b"], n)})
+    forbid_exact_grids(monkeypatch, modes_module)
+    frame = incomes(4000, 5)
     model = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, numeric_encoding="quantile", marginal_calibration=True,
                                **SMALL), frame)
     state = model.transformer_.states_[0]
@@ -526,9 +530,9 @@ def test_private_quantile_encoding_reads_its_grid_from_the_release_never_the_row
     assert not np.allclose(grid, np.quantile(frame["income"], np.linspace(0, 1, len(grid))))  # noisy, not the rows'
     # the mixture is fitted to normal scores: near-Gaussian, not the lognormal's raw values
     assert abs(state.loc) < 0.5 and 0.5 < state.scale < 1.5
-    # the encoded training column is what the generator learns: scores of a skewed column, near symmetric
+    # without it a private fit encodes the raw values
     modes = quiet_fit(SynthGAN(epochs=1, epsilon=10.0, **SMALL), frame).transformer_.states_[0]
-    assert modes.quantiles is None and modes.scale > 1000  # the default encodes raw values
+    assert modes.quantiles is None and modes.scale > 1000
     out = model.sample(20_000, random_state=1)["income"].to_numpy()
     assert out.min() >= grid[0] and out.max() <= grid[-1]  # decoded through the released grid
 

@@ -202,7 +202,7 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     grid = histogram_quantiles(lows, highs, weights, rng, floor=floor) if target or quantile else None
     if quantile and grid is not None:  # the mixture is fitted to the normal scores of the same histogram
         points = _histogram_draws(*_above_floor(lows, highs, weights, floor), max(max_rows, 1000), rng)
-        state = fit_modes([points], max_modes, max_rows, rng, quantile=True, separation=separation,
+        state = fit_modes([points], max_modes, max_rows, rng, separation=separation,
                           given_grids=[np.asarray(grid)])[0]
     else:
         points = _histogram_draws(lows, highs, weights, max(max_rows, 1000), rng)

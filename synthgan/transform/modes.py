@@ -235,9 +235,9 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
         Merge neighbouring components whose Ashman's D is at most this (see :func:`merge_modes`);
         None keeps every component the mixture weights above :data:`WEIGHT_THRESHOLD`.
     given_grids : sequence of (ndarray or None), optional
-        With ``quantile``: each column's quantile grid, given instead of read from its values (a
-        private release's, :func:`synthgan.privacy.statistics.histogram_quantiles`); None for a
-        column keeps its values as they are.
+        Each column's quantile grid, given instead of read from its values (a private release's,
+        :func:`synthgan.privacy.statistics.histogram_quantiles`): the quantile encoding with that
+        grid, whatever ``quantile`` says; None for a column keeps its values as they are.
 
     Returns
     -------
@@ -246,7 +246,7 @@ def fit_modes(columns: Sequence[np.ndarray], max_modes: int, max_rows: int,
     """
     uniques, counts, locs, scales, n_components, grids = [], [], [], [], [], []
     for k, raw in enumerate(columns):
-        if given_grids is not None and quantile:
+        if given_grids is not None:
             grid = None if given_grids[k] is None else np.asarray(given_grids[k], dtype=np.float64)
         else:
             grid = quantile_grid(raw) if quantile and raw.min() < raw.max() else None
