@@ -200,13 +200,11 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
         weights = np.ones_like(weights)
     floor = 2.0 * sigma
     grid = histogram_quantiles(lows, highs, weights, rng, floor=floor) if target or quantile else None
-    if quantile and grid is not None:  # the mixture is fitted to the normal scores of the same histogram
-        points = _histogram_draws(*_above_floor(lows, highs, weights, floor), max(max_rows, 1000), rng)
-        state = fit_modes([points], max_modes, max_rows, rng, separation=separation,
-                          given_grids=[np.asarray(grid)])[0]
-    else:
-        points = _histogram_draws(lows, highs, weights, max(max_rows, 1000), rng)
-        state = fit_modes([points], max_modes, max_rows, rng, separation=separation)[0]
+    scored = quantile and grid is not None  # the mixture is fitted to the normal scores of the grid's histogram
+    histogram = _above_floor(lows, highs, weights, floor) if scored else (lows, highs, weights)
+    points = _histogram_draws(*histogram, max(max_rows, 1000), rng)
+    state = fit_modes([points], max_modes, max_rows, rng, separation=separation,
+                      given_grids=[np.asarray(grid)] if scored else None)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
                                 target=grid if target else None)
     spec = dataclasses.replace(spec, has_nulls=bool(missing > 2.0 * sigma), constant=False, value=None)
