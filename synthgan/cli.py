@@ -230,7 +230,9 @@ def _privacy_line(privacy: dict) -> str:
             f"{privacy['noise_multiplier']:.3f}, sampling rate {privacy['sample_rate']:.4g}, per-row clip "
             f"{privacy['max_grad_norm']:g}"
             + (f"; {privacy['target_steps']} target predictor steps, noise multiplier "
-               f"{privacy['target_noise_multiplier']:.3f}" if "target_steps" in privacy else ""))
+               f"{privacy['target_noise_multiplier']:.3f}" if "target_steps" in privacy else "")
+            + (f"; moment release noise multiplier {privacy['moments_noise_multiplier']:.3f}"
+               if "moments_noise_multiplier" in privacy else ""))
 
 
 @main.command()

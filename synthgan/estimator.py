@@ -29,7 +29,9 @@ from synthgan.errors import ConditionError, DataError, ModelFileError, NotFitted
 from synthgan.metadata import Metadata, as_metadata, with_text_dates
 from synthgan.models.base import TabularModel, build_model, model_class, model_names
 from synthgan.models.gan import OFFSETS_KEY
-from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta
+from synthgan.models.moments import moment_sum
+from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta, release_noise
+from synthgan.privacy.moments import release_moments
 from synthgan.privacy.statistics import conform, private_condition_counts, release_statistics
 from synthgan.streams import RandomStreams, root_entropy
 from synthgan.training import (BatchSampler, Callback, ProgressBar, TimeBudget, Trainer, TrainingPlan,
@@ -58,19 +60,25 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_sep
 # before them had (which may differ from today's default): a file or checkpoint without the key ran so
 _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
                "critic_whitening": False,
-               "mode_separation": None, "discrete_calibration": False, "dependence_calibration": False}
+               "mode_separation": None, "discrete_calibration": False, "dependence_calibration": False,
+               "moment_weight": 0.0}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # With target and epsilon: the share of DP-SGD's epsilon that sets the target predictor's noise (the
 # critic's sets the rest). A quarter: the predictor is one small classifier, the critic has the
 # whole joint distribution to learn. Chosen before any measurement, not tuned.
 PRIVATE_TARGET_SHARE = 0.25
+# With epsilon and moment_weight > 0: the share of the training budget (in zero-concentrated terms, which
+# add up under composition) that sets the noise of the one-query release of the rows' second moments
+# (the critic, and a target predictor, take theirs from the rest; the accountant composes all). A
+# tenth: it raises the critic's noise by about 5%. Chosen before any measurement, not tuned.
+PRIVATE_MOMENT_SHARE = 0.1
 # parameters whose default is "auto": (value without privacy, value with epsilon). Under DP-SGD the
 # noise is added to the whole critic's clipped gradient, so a narrower critic gets more signal per
 # unit of noise, and more steps cost little extra noise (benchmarks/README.md, "Differential privacy")
 _AUTO = {"epochs": (300, 20), "discriminator_dim": ((256, 256), (64, 64)),
          "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3), "mode_separation": (2.0, 2.0),
-         "marginal_calibration": (True, False)}
+         "marginal_calibration": (True, False), "moment_weight": (0.0, 4.0)}
 # With epsilon and epochs="auto": the fewest critic batches a private fit takes (20 epochs of a table of
 # 36,000 rows at batch 500, bank marketing's default; not tuned on the small tables it lengthens)
 MIN_PRIVATE_STEPS = 1440
@@ -240,6 +248,16 @@ class SynthGAN(BaseEstimator):
         one-pass ``copula``.
     target_weight : float, default=1.0
         Weight of the auxiliary target loss in the generator's loss.
+    moment_weight : float or "auto", default="auto"
+        Weight of the generator's moment term: the relative error between the second moments of
+        its batches and the training rows' (``mean(z z^T)`` of each encoded row with a constant in
+        front: every slot's and value's mean and every pair's joint moment, the pairwise relations
+        a Gaussian copula keeps; :mod:`synthgan.models.moments`). With ``epsilon`` the rows'
+        moments are released once with the Gaussian mechanism, its noise set by a tenth of the
+        training budget and composed with DP-SGD by the accountant, and the generator matches the
+        release for as long as it trains (post-processing). ``"auto"`` is 0 (off), or 4 with
+        ``epsilon``: see the README's Differential privacy section for what it measured. Not with
+        the one-pass ``copula``.
     log_frequency : bool, default=True
         Draw training conditions with log-frequency rather than frequency.
     max_modes : int, default=10
@@ -424,7 +442,9 @@ class SynthGAN(BaseEstimator):
         (``epsilon_statistics``, ``epsilon_training``, ``delta_statistics``, ``delta_training``),
         ``noise_multiplier``, ``max_grad_norm``, ``steps``, ``sample_rate``, ``accountant`` and
         ``unit``; with ``target``, also the target predictor's ``target_noise_multiplier`` and
-        ``target_steps`` (``epsilon_training`` composes both networks). None without privacy.
+        ``target_steps``; with ``moment_weight > 0``, the moment release's
+        ``moments_noise_multiplier`` (``epsilon_training`` composes all of them). None without
+        privacy.
 
     Examples
     --------
@@ -479,7 +499,7 @@ class SynthGAN(BaseEstimator):
                  generator_lr: float | str = "auto", discriminator_lr: float | str = "auto", weight_decay: float = 1e-6,
                  pac: int = 1, discriminator_dropout: float = 0.0, critic_steps: int = 1, generator_steps: int = 1,
                  critic_whitening: bool = True, target: str | None = None, target_weight: float = 1.0,
-                 log_frequency: bool = True, max_modes: int = 10,
+                 moment_weight: float | str = "auto", log_frequency: bool = True, max_modes: int = 10,
                  mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000,
                  numeric_encoding: str = "modes",
                  marginal_calibration: bool | str = "auto", discrete_calibration: bool = True,
@@ -512,6 +532,7 @@ class SynthGAN(BaseEstimator):
         self.critic_whitening = critic_whitening
         self.target = target
         self.target_weight = target_weight
+        self.moment_weight = moment_weight
         self.log_frequency = log_frequency
         self.max_modes = max_modes
         self.mode_separation = mode_separation
@@ -553,6 +574,11 @@ class SynthGAN(BaseEstimator):
             able = [name for name in model_names() if "target" in model_class(name).capabilities]
             raise SynthGANError(f"model={self.model!r} has no auxiliary target loss; leave target=None or use "
                                 f"model={able[0]!r}")
+        if not P.is_auto(self.moment_weight) and self.moment_weight > 0 \
+                and "moments" not in model_class(self.model).capabilities:  # "auto": off for such a model
+            able = [name for name in model_names() if "moments" in model_class(name).capabilities]
+            raise SynthGANError(f"model={self.model!r} has no generator to hold to the table's moments; set "
+                                f"moment_weight=0 or use model={able[0]!r}")
         if self.batch_size < self._effective("pac"):
             raise SynthGANError(f"batch_size ({self.batch_size}) must be at least pac ({self.pac})")
         if self.epsilon is None:
@@ -762,6 +788,7 @@ class SynthGAN(BaseEstimator):
         epochs = self._epochs(len(encoded), batch_rows)
         strategy: Strategy = (D.DistributedStrategy(ctx, precision=self.precision) if ctx.distributed
                               else Strategy(precision=self.precision))
+        releases = self._hold_to_moments(model, encoded, budget, secret, device, ctx)
         if budget is None:
             batches = BatchSampler(encoded, ConditionSampler(counts, codes, self.log_frequency)
                                    if model.conditional else None, device, streams.numpy("batches"))
@@ -775,7 +802,8 @@ class SynthGAN(BaseEstimator):
                                   max_grad_norm=self.max_grad_norm, sample_rate=rate, expected_batch_size=batch_rows,
                                   planned_steps=planned, noise_multiplier=self.noise_multiplier,
                                   generator=secret.torch("privacy", device),
-                                  shares={"target": PRIVATE_TARGET_SHARE} if model.predictor is not None else None)
+                                  shares={"target": PRIVATE_TARGET_SHARE} if model.predictor is not None else None,
+                                  releases=releases)
         # the run's description hashes the encoded table: computed once, when first needed
         describe = functools.cache(lambda: self._describe_run(streams, encoded, device))
         trainer = Trainer(model, batches, TrainingPlan(epochs, batch_rows),
@@ -791,6 +819,25 @@ class SynthGAN(BaseEstimator):
                     self.model, len(train), train.shape[1], transformer.layout_.dim, device)
         trainer.fit()
         return trainer.history.records, trainer.strategy
+
+    def _hold_to_moments(self, model: TabularModel, encoded: EncodedRows, budget: PrivacyBudget | None,
+                         secret: RandomStreams, device: torch.device, ctx: D.Context) -> dict[str, tuple[float, float]]:
+        """With ``moment_weight > 0``: give the model the second moment of the training rows (every
+        process's), or with a budget its Gaussian release (noise set by
+        :data:`PRIVATE_MOMENT_SHARE` of the training budget, drawn from the secret stream); returns
+        the release for the accountant (``{"moments": (noise_multiplier, share)}``), else ``{}``."""
+        if not (self._effective("moment_weight") > 0 and "moments" in model.capabilities):
+            return {}
+        total = moment_sum(encoded, device)
+        count = torch.tensor(float(len(encoded)), dtype=torch.float64, device=device)
+        D.all_reduce_sum(total, ctx)
+        D.all_reduce_sum(count, ctx)
+        if budget is None:
+            model.set_moment_target(total / count)
+            return {}
+        noise = release_noise(budget.training_epsilon, budget.training_delta, PRIVATE_MOMENT_SHARE)
+        model.set_moment_target(release_moments(total, int(count), noise, secret.numpy("moments")))
+        return {"moments": (noise, PRIVATE_MOMENT_SHARE)}
 
     def _check_distributed(self) -> None:
         """Refuse what data-parallel training does not do yet, before any process does work."""

@@ -10,8 +10,8 @@ The rule, for a stream called ``name`` in process ``rank`` (0 in a single-proces
 
 Shared streams (``SHARED``) must agree across processes: network initialization, the transformer's
 row sample and mode draws, the validation split and scoring, sampling after fit, the levels that
-replace rare ones (``rare``) and the generated rows that calibrate the marginals after training
-(``calibration``). Per-process streams (``PER_PROCESS``) must differ across processes so that
+replace rare ones (``rare``), the generated rows that calibrate the marginals after training
+(``calibration``) and the noise of a private fit's moment release (``moments``). Per-process streams (``PER_PROCESS``) must differ across processes so that
 data-parallel workers draw different batches and noise: training batches, generator noise (with
 the Gumbel noise of the activations), the critic's dropout masks, the gradient-penalty mix and
 DP-SGD's Gaussian noise (``privacy``). A single-process run is rank 0, so it draws the same
@@ -27,7 +27,7 @@ from numbers import Integral
 import numpy as np
 import torch
 
-SHARED = ("init", "transform", "validation", "sampling", "rare", "calibration")
+SHARED = ("init", "transform", "validation", "sampling", "rare", "calibration", "moments")
 PER_PROCESS = ("batches", "noise", "dropout", "penalty", "privacy")
 
 

@@ -60,6 +60,7 @@ def test_reported_epsilon_is_opacus_accountant_for_the_steps_and_noise_used():
     accountant = RDPAccountant()
     for _ in range(p["steps"]):
         accountant.step(noise_multiplier=p["noise_multiplier"], sample_rate=p["sample_rate"])
+    accountant.step(noise_multiplier=p["moments_noise_multiplier"], sample_rate=1.0)  # the moment release
     assert p["epsilon_training"] == pytest.approx(accountant.get_epsilon(p["delta_training"]), rel=1e-9)
     assert p["epsilon"] == pytest.approx(p["epsilon_statistics"] + p["epsilon_training"])
     assert p["epsilon_statistics"] == pytest.approx(0.2 * 3.0)
@@ -75,7 +76,8 @@ def test_a_private_target_predictor_is_trained_by_dp_sgd_and_composed_in_the_acc
     assert p["target_steps"] == p["steps"] == 2 * (2000 // 100)  # one private predictor update per step
     accountant = RDPAccountant()
     accountant.history = [(p["noise_multiplier"], p["sample_rate"], p["steps"]),
-                          (p["target_noise_multiplier"], p["sample_rate"], p["target_steps"])]
+                          (p["target_noise_multiplier"], p["sample_rate"], p["target_steps"]),
+                          (p["moments_noise_multiplier"], 1.0, 1)]
     assert p["epsilon_training"] == pytest.approx(accountant.get_epsilon(p["delta_training"]), rel=1e-9)
     assert 2.9 < p["epsilon"] <= 3.0 + 1e-9  # both noises are set so that the two compose to the budget
     assert p["target_noise_multiplier"] > p["noise_multiplier"]  # a quarter of the budget: more noise
@@ -89,16 +91,16 @@ def test_a_private_target_predictor_is_trained_by_dp_sgd_and_composed_in_the_acc
     assert torch.isfinite(generator.loss(poisoned))  # the generator's target term reads no real row
 
 
-AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode_separation")
+AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode_separation", "moment_weight")
 
 
 def test_auto_defaults_take_private_values_only_with_epsilon_and_never_replace_given_ones():
-    assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4, 2.0]
-    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, 2.0]
+    assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4, 2.0, 0.0]
+    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, 2.0, 4.0]
     given = SynthGAN(epsilon=3.0, epochs=5, discriminator_dim=(32,), generator_lr=1e-4, discriminator_lr=3e-4,
-                     mode_separation=1.5)
-    assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4, 1.5]
-    assert [SynthGAN(epsilon=3.0).get_params()[k] for k in AUTO] == ["auto"] * 5  # stored as given
+                     mode_separation=1.5, moment_weight=1.0)
+    assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4, 1.5, 1.0]
+    assert [SynthGAN(epsilon=3.0).get_params()[k] for k in AUTO] == ["auto"] * 6  # stored as given
     with pytest.raises(SynthGANError, match="epochs must be an integer >= 1 or 'auto'"):
         SynthGAN(epochs="many").fit(make_mixed())
     fitted = quiet_fit(SynthGAN(epsilon=3.0, epochs=1, batch_size=100, verbose=False, random_state=0), table(1000))
@@ -114,9 +116,9 @@ def test_training_stops_when_the_budget_is_spent_whatever_epochs_says():
     p = model.privacy_
     assert 20 < p["steps"] < 40 * 20 and len(model.history_) < 40  # stopped inside an epoch, well before 40
     assert p["epsilon"] <= 1.0
-    # one more step would have gone past the training share
-    assert training_epsilon(p["noise_multiplier"], p["sample_rate"], p["steps"] + 1, p["delta_training"]) \
-        > 0.8 * 1.0
+    # one more step, composed with the moment release, would have gone past the training share
+    assert composed_epsilon([(p["noise_multiplier"], p["sample_rate"], p["steps"] + 1),
+                             (p["moments_noise_multiplier"], 1.0, 1)], p["delta_training"]) > 0.8 * 1.0
 
 
 class _Linear(nn.Module):

@@ -21,6 +21,7 @@ from synthgan import params as P
 from synthgan.layout import TableLayout
 from synthgan.models.activations import SpanActivation
 from synthgan.models.base import Batch, Phase, TabularModel, register_model
+from synthgan.models.moments import MomentTerm
 from synthgan.models.networks import Critic, Generator, init_weights, one_hot_index
 from synthgan.models.target import HIDDEN, TargetLoss
 from synthgan.streams import RandomStreams
@@ -52,6 +53,7 @@ class GANConfig:
     tau: float = 0.2
     target: object = None
     target_weight: float = 1.0
+    moment_weight: float = 0.0
 
 
 def _column_name(value: object) -> bool:
@@ -74,6 +76,7 @@ _GAN_PARAMETERS: dict[str, P.Constraint] = {
     "critic_whitening": P.boolean(),
     "target": P.Constraint(_column_name, "None or a column name"),
     "target_weight": P.positive(),
+    "moment_weight": P.positive(allow_zero=True),
 }
 
 TARGET_LR = 1e-3  # Adam's usual rate for a supervised network (the target predictor)
@@ -125,6 +128,7 @@ class AdversarialModel(TabularModel):
         self.transformer = transformer
         self.private = False
         self.whitening: torch.Tensor | None = None  # set by fit_critic_view
+        self.moment_term: MomentTerm | None = None  # set by set_moment_target
 
     def make_private(self) -> None:
         """Score one row per critic input and return the critic's (and the target predictor's) loss
@@ -188,6 +192,13 @@ class AdversarialModel(TabularModel):
             if spec.name == column:
                 return state if isinstance(state, ModeState) else None
         raise ValueError(f"target column {column!r} is not modelled")
+
+    def set_moment_target(self, target: torch.Tensor) -> None:
+        """With ``moment_weight > 0``: the second moment (:mod:`synthgan.models.moments`) the
+        generator's batches are held to, ``moment_weight`` times their relative error in the
+        generator's loss. Private training passes the Gaussian release of it, never the rows' own
+        (the term then reads no real row: post-processing)."""
+        self.moment_term = MomentTerm(target.to(self.device), self.layout)
 
     @property
     def whitens_critic(self) -> bool:
@@ -322,6 +333,10 @@ class AdversarialModel(TabularModel):
         loss = -score.mean() if self.config.loss == "wgan-gp" else F.softplus(-score).mean()
         if batch.condition.shape[1]:
             loss = loss + self.activation.condition_loss(raw, batch.condition)
+        if self.config.moment_weight > 0:
+            if self.moment_term is None:
+                raise RuntimeError("moment_weight > 0 needs set_moment_target() before training")
+            loss = loss + self.config.moment_weight * self.moment_term(fake)
         if self.predictor is not None:  # the target must follow from the other columns as in real rows
             real = None if self.private else batch.real  # private: the generator reads no real row
             loss = loss + self.config.target_weight * self.target_loss.generator_loss(self.predictor, fake, real)
@@ -386,7 +401,7 @@ class ConditionalTabularGAN(AdversarialModel):
     """Conditional generator trained by sampling (Xu et al., 2019)."""
 
     description = "conditional generator, training-by-sampling, critic of pac rows (Xu et al., 2019)"
-    capabilities = frozenset({"conditional", "private", "target", "discrete-calibration"})
+    capabilities = frozenset({"conditional", "private", "target", "discrete-calibration", "moments"})
 
 
 @register_model("wgan-gp")
@@ -394,4 +409,4 @@ class WassersteinGAN(AdversarialModel):
     """Unconditional WGAN-GP over the same encoding."""
 
     description = "unconditional Wasserstein GAN with gradient penalty over the same encoding"
-    capabilities = frozenset({"target", "discrete-calibration"})
+    capabilities = frozenset({"target", "discrete-calibration", "moments"})

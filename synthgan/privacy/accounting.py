@@ -89,12 +89,13 @@ def training_epsilon(noise_multiplier: float, sample_rate: float, steps: int, de
 
 
 def allowed_rounds(noise_multipliers: Sequence[float], repeats: Sequence[int], sample_rate: float, epsilon: float,
-                   delta: float, upper: int) -> int:
+                   delta: float, upper: int, fixed: Sequence[tuple[float, float, int]] = ()) -> int:
     """The most rounds (at most ``upper``) whose epsilon stays within ``epsilon``, a round being
-    ``repeats[i]`` steps of the mechanism with noise ``noise_multipliers[i]`` for every ``i``."""
+    ``repeats[i]`` steps of the mechanism with noise ``noise_multipliers[i]`` for every ``i``,
+    composed with the ``fixed`` mechanisms (``(noise_multiplier, sample_rate, steps)``, already run)."""
     def spent(rounds: int) -> float:
-        return composed_epsilon([(noise, sample_rate, rounds * r) for noise, r in zip(noise_multipliers, repeats)],
-                                delta)
+        return composed_epsilon([*fixed, *((noise, sample_rate, rounds * r)
+                                           for noise, r in zip(noise_multipliers, repeats))], delta)
 
     if spent(1) > epsilon:
         return 0
@@ -108,6 +109,18 @@ def allowed_rounds(noise_multipliers: Sequence[float], repeats: Sequence[int], s
         else:
             high = middle
     return low
+
+
+def release_noise(epsilon: float, delta: float, share: float) -> float:
+    """The noise multiplier of a one-query Gaussian release (L2 sensitivity 1) that takes ``share``
+    of the budget in zero-concentrated terms: ``rho = share * rho(epsilon, delta)``, with
+    ``rho(epsilon, delta)`` the largest zCDP whose conversion fits ``(epsilon, delta)``, and noise
+    ``sqrt(1 / (2 rho))`` (Bun & Steinke, 2016). Renyi divergences add up under composition, so this
+    share is a share of the composed budget (a share of epsilon, converted alone, would be far
+    noisier than the budget asks); :class:`DPStrategy` then sets the networks' noise from the rest."""
+    from synthgan.privacy.statistics import zcdp_rho
+
+    return math.sqrt(1.0 / (2.0 * share * zcdp_rho(epsilon, delta)))
 
 
 def _noise_for(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
@@ -166,12 +179,19 @@ class DPStrategy(Strategy):
     network : str, default="critic"
     shares : mapping of str to float, optional
         Other networks trained privately, with the share of ``epsilon`` that sets their noise.
+    releases : mapping of str to (float, float), optional
+        One-query Gaussian releases of L2 sensitivity 1 made before training from the same rows
+        (the generator's moment target), each as ``(noise_multiplier, share)``: its noise, set by
+        :func:`release_noise` from that ``share`` of the budget. The accountant composes each as
+        one step at sampling rate 1 with the networks' steps; the networks' noises are then
+        scaled by one factor until everything composed spends ``epsilon``.
     """
 
     def __init__(self, *, epsilon: float, delta: float, max_grad_norm: float, sample_rate: float,
                  expected_batch_size: int, planned_steps: int, noise_multiplier: float | None = None,
                  generator: torch.Generator | None = None, network: str = "critic",
-                 shares: Mapping[str, float] | None = None):
+                 shares: Mapping[str, float] | None = None,
+                 releases: Mapping[str, tuple[float, float]] | None = None):
         super().__init__()
         self.epsilon, self.delta = epsilon, delta
         self.clip = max_grad_norm
@@ -180,8 +200,11 @@ class DPStrategy(Strategy):
         self.planned_steps = max(int(planned_steps), 1)
         self.network = network
         self.shares = dict(shares or {})
-        if network in self.shares or sum(self.shares.values()) >= 1 or min(self.shares.values(), default=1) <= 0:
-            raise ValueError(f"shares of the other private networks must be positive and sum below 1, got {self.shares}")
+        self.releases = {name: (float(noise), float(share)) for name, (noise, share) in (releases or {}).items()}
+        taken = [*self.shares.values(), *(share for _, share in self.releases.values())]
+        if network in self.shares or sum(taken) >= 1 or min(taken, default=1) <= 0:
+            raise ValueError("shares of the other private networks and releases must be positive and sum below 1, "
+                             f"got {self.shares} and {self.releases}")
         self.given_noise = noise_multiplier
         self.noise_generator = generator
 
@@ -196,7 +219,7 @@ class DPStrategy(Strategy):
         if missing:
             raise ValueError(f"the model has no training phase for the private network(s) {missing}")
         delta = self.delta / len(names)
-        primary_share = 1.0 - sum(self.shares.values())
+        primary_share = 1.0 - sum(self.shares.values()) - sum(share for _, share in self.releases.values())
         planned = {name: self.planned_steps * repeats[name] // repeats[self.network] for name in names}
         self.private: dict[str, PrivateNetwork] = {}
         for name in names:
@@ -204,11 +227,11 @@ class DPStrategy(Strategy):
                      _noise_for(self.epsilon * self.shares.get(name, primary_share), delta, self.sample_rate,
                                 planned[name]))
             self.private[name] = PrivateNetwork(name, float(noise), repeats[name])
-        if self.shares and self.given_noise is None:  # the split's basic composition is loose: tighten
+        if (self.shares or self.releases) and self.given_noise is None:  # basic composition is loose: tighten
             self._spend_composed([planned[name] for name in names])
         rounds = allowed_rounds([n.noise_multiplier for n in self.private.values()],
                                 [n.repeats for n in self.private.values()], self.sample_rate, self.epsilon,
-                                self.delta, 4 * self.planned_steps // repeats[self.network])
+                                self.delta, 4 * self.planned_steps // repeats[self.network], fixed=self._fixed)
         for entry in self.private.values():
             entry.allowed = rounds * entry.repeats
         self.wrapped = {}
@@ -222,17 +245,25 @@ class DPStrategy(Strategy):
                 secure_mode=True)  # noise as a sum of draws, against floating-point attacks (opacus' notes)
         self.optimizers[self.network].step_hook = self._add_public  # after clipping, noise and scaling
 
+    @property
+    def _fixed(self) -> list[tuple[float, float, int]]:
+        """The releases as the accountant counts them: one step each at sampling rate 1."""
+        return [(noise, 1.0, 1) for noise, _ in self.releases.values()]
+
     def _spend_composed(self, planned: Sequence[int]) -> None:
         """Scale every private network's noise by one factor, the smallest (to 0.1%) with which the
-        ``planned`` steps compose to at most ``epsilon``: the noises keep the ratio the split gave
-        them, and the budget the split's basic composition would leave unspent is used."""
+        ``planned`` steps, composed with the releases, spend at most ``epsilon``: the noises keep
+        the ratio the split gave them, and the budget the split's basic composition would leave
+        unspent is used (the releases' noise is already spent and stays)."""
         noises = [n.noise_multiplier for n in self.private.values()]
 
         def spent(factor: float) -> float:
-            return composed_epsilon([(factor * noise, self.sample_rate, steps) for noise, steps in zip(noises, planned)],
-                                    self.delta)
+            return composed_epsilon([*self._fixed, *((factor * noise, self.sample_rate, steps)
+                                                     for noise, steps in zip(noises, planned))], self.delta)
 
-        low, high = 0.05, 1.0  # spent(1) <= epsilon: the split alone already fits
+        low, high = 0.05, 1.0  # without releases spent(1) <= epsilon: the split alone already fits
+        while spent(high) > self.epsilon and high < 1e3:  # a release's share is of the composed budget
+            low, high = high, 2 * high
         if spent(low) <= self.epsilon:
             high = low
         while high - low > 0.001:
@@ -312,17 +343,20 @@ class DPStrategy(Strategy):
                 parameter.grad.add_(grad, alpha=1.0 / self.expected_batch_size)
 
     def spent(self) -> float:
-        """Epsilon of the updates taken, all private networks composed."""
-        return composed_epsilon([(n.noise_multiplier, self.sample_rate, n.steps) for n in self.private.values()],
-                                self.delta)
+        """Epsilon of the updates taken and the releases, all composed."""
+        return composed_epsilon([*self._fixed, *((n.noise_multiplier, self.sample_rate, n.steps)
+                                                 for n in self.private.values())], self.delta)
 
     def report(self) -> dict:
         """The accountant's record: the critic's noise and steps under their plain names, every other
-        private network's as ``{name}_noise_multiplier`` and ``{name}_steps``."""
+        private network's as ``{name}_noise_multiplier`` and ``{name}_steps``, every release's as
+        ``{name}_noise_multiplier``."""
         others = {}
         for name in self.shares:
             others[f"{name}_noise_multiplier"] = self.private[name].noise_multiplier
             others[f"{name}_steps"] = self.private[name].steps
+        for name, (noise, _) in self.releases.items():
+            others[f"{name}_noise_multiplier"] = noise
         return {"epsilon_training": self.spent(), "delta_training": self.delta, "noise_multiplier": self.noise_multiplier,
                 "max_grad_norm": self.clip, "steps": self.steps, **others, "sample_rate": self.sample_rate,
                 "expected_batch_size": self.expected_batch_size,
