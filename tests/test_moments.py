@@ -15,7 +15,7 @@ import synthgan.estimator as estimator_module
 from synthgan import SynthGAN, SynthGANError
 from synthgan.cli import _privacy_line
 from synthgan.models.base import Batch
-from synthgan.models.moments import MomentTerm, features, moment_sum
+from synthgan.models.moments import MomentTerm, compared, features, moment_sum
 from synthgan.privacy import DPStrategy
 from synthgan.privacy.accounting import composed_epsilon, release_noise
 from synthgan.privacy.moments import release_moments
@@ -99,8 +99,9 @@ def test_a_private_generator_is_held_to_the_noisy_release_never_the_rows_own_mom
     (total, n), = computed
     exact = (total / n).numpy()
     target = model.model_.moment_term.target.double().numpy()
-    assert np.array_equal(target, target.T) and not np.allclose(target, exact, rtol=0, atol=1e-6)
-    noise = (target - exact)[np.triu_indices(len(exact))] * n
+    keep = compared(model.transformer_.layout_).numpy()
+    assert np.array_equal(target, target.T) and not np.allclose(target[keep], exact[keep], rtol=0, atol=1e-6)
+    noise = (target - exact)[np.triu(keep)] * n
     assert noise.std() == pytest.approx(p["moments_noise_multiplier"], rel=0.1)  # float32 target: ~1e-4 relative
     # the term reads no real row: the generator's loss is finite on a batch of NaN real rows
     generator = next(phase for phase in model.model_.phases() if phase.name == "generator")
@@ -120,6 +121,23 @@ def _moment_error(model: SynthGAN, frame: pd.DataFrame) -> float:
     real = moment_sum(transformer.encode(frame, np.random.default_rng(0))) / len(frame)
     fake = transformer.encode(model.sample(len(frame), random_state=0), np.random.default_rng(0)).dense()
     return float(MomentTerm(real, transformer.layout_)(torch.as_tensor(fake)))
+
+
+def test_the_term_leaves_out_products_within_a_one_hot_span_and_is_zero_at_the_target():
+    model = quiet_fit(SynthGAN(epochs=1, **SMALL), table(300))
+    layout = model.transformer_.layout_
+    keep = compared(layout)
+    group = next(span for span in layout.onehot_spans if span.column == "group" and span.width == 3)
+    block = keep[group.start + 1:group.stop + 1, group.start + 1:group.stop + 1]
+    assert not block.any() and keep[0].all() and keep[:, 0].all()  # the shares stay, via the constant
+    assert int((~keep).sum()) == sum(span.width ** 2 for span in layout.onehot_spans)
+    rows = torch.as_tensor(model.transformer_.encode(table(300, seed=1), np.random.default_rng(0)).dense())
+    z = features(rows.double(), layout)
+    term = MomentTerm(z.T @ z / len(z), layout)
+    assert float(term(rows)) == pytest.approx(0.0, abs=1e-5)  # float32
+    moved = z.T @ z / len(z) + torch.where(keep, 0.0, 0.3).double()  # only within-span products differ
+    assert float(MomentTerm(moved, layout)(rows)) == pytest.approx(0.0, abs=1e-5)
+    assert float(MomentTerm(moved + 0.3 * keep.double(), layout)(rows)) > 0.1  # the others count
 
 
 def test_the_moment_term_brings_the_generated_moments_closer_to_the_rows():

@@ -10,8 +10,9 @@ row, so under differential privacy it is released once with the Gaussian mechani
 (:func:`synthgan.privacy.moments.release_moments`) and the generator matches the release as
 post-processing, for as many steps as it trains.
 
-The generator's term is ``|M_generated - M| / |M|`` (Frobenius norms) on each generator batch: a
-relative error, whose gradient has the same size however close the two are.
+The generator's term is ``|M_generated - M| / |M|`` (Frobenius norms over :func:`compared`
+entries) on each generator batch: a relative error, whose gradient has the same size however close
+the two are.
 """
 
 from __future__ import annotations
@@ -45,15 +46,31 @@ def moment_sum(encoded: EncodedRows, device: torch.device = torch.device("cpu"))
     return total
 
 
+def compared(layout: TableLayout) -> torch.Tensor:
+    """Which entries of a second moment the term compares: all but the products of two slots of the
+    same one-hot span. Those hold nothing the row of the constant does not (a one-hot row has
+    ``x_i x_j = 0`` and ``x_i x_i = x_i`` there), and on the generator's relaxed one-hots (Gumbel-
+    softmax) they would reward making each draw harder, not the table's shares (bool,
+    ``(dim + 1, dim + 1)``)."""
+    keep = torch.ones(layout.dim + 1, layout.dim + 1, dtype=torch.bool)
+    for span in layout.onehot_spans:
+        keep[span.start + 1:span.stop + 1, span.start + 1:span.stop + 1] = False
+    return keep
+
+
 class MomentTerm:
-    """The generator's moment term towards a second moment ``target`` (``(dim + 1, dim + 1)``)."""
+    """The generator's moment term towards a second moment ``target`` (``(dim + 1, dim + 1)``),
+    over the :func:`compared` entries."""
 
     def __init__(self, target: torch.Tensor, layout: TableLayout):
-        self.target = target.float()
         self.layout = layout
+        self.keep = compared(layout).to(target.device)
+        self.target = torch.where(self.keep, target.float(), torch.zeros((), device=target.device))
         self.scale = float(torch.linalg.norm(self.target).clamp_min(1e-12))
 
     def __call__(self, fake: torch.Tensor) -> torch.Tensor:
-        """``|mean(z z^T) - target| / |target|`` of the generated rows ``fake`` (dense, activated)."""
+        """``|mean(z z^T) - target| / |target|`` of the generated rows ``fake`` (dense, activated),
+        over the compared entries."""
         z = features(fake, self.layout)
-        return torch.linalg.norm(z.T @ z / len(z) - self.target.to(fake.device)) / self.scale
+        moments = torch.where(self.keep.to(fake.device), z.T @ z / len(z), torch.zeros((), device=fake.device))
+        return torch.linalg.norm(moments - self.target.to(fake.device)) / self.scale
