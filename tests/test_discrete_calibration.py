@@ -208,8 +208,10 @@ def test_private_fit_calibrates_towards_the_released_counts(monkeypatch):
     for calibrated in (False, True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # moment_weight=0: the moment term pulls the shares towards the release too (within the
+            # band here without calibration); left out so that the check is about the calibration alone
             fitted = SynthGAN(epsilon=3.0, epochs=1, batch_size=100, discrete_calibration=calibrated,
-                              random_state=0, verbose=False).fit(df)
+                              moment_weight=0, random_state=0, verbose=False).fit(df)
         assert (fitted.model_.activation.logit_offsets is not None) == calibrated
         transformer, syn = fitted.transformer_, fitted.sample(20_000, random_state=1)
         release = transformer.release_

@@ -27,7 +27,7 @@ from synthgan.transform.transformer import DataTransformer
 B, WORLD, EMBED = 20, 2, 8  # rows per process, processes, noise width
 PARAMS = dict(embedding_dim=EMBED, generator_dim=(16, 16), discriminator_dim=(16,), generator_lr=1e-2,
               discriminator_lr=1e-2, weight_decay=0.0, pac=2, discriminator_dropout=0.5, critic_steps=1,
-              generator_steps=1, critic_whitening=False, target=None, target_weight=1.0)
+              generator_steps=1, critic_whitening=False, target=None, target_weight=1.0, moment_weight=0.0)
 
 
 def _frame() -> pd.DataFrame:

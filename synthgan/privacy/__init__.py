@@ -1,7 +1,8 @@
 """Differential privacy: private transformer statistics and DP-SGD training of the critic.
 
 See :mod:`synthgan.privacy.statistics` (what is released about the columns, and what is treated as
-public) and :mod:`synthgan.privacy.accounting` (the budget split, opacus' DP-SGD and accountant).
+public), :mod:`synthgan.privacy.moments` (the release of the rows' second moments) and
+:mod:`synthgan.privacy.accounting` (the budget split, opacus' DP-SGD and accountant).
 """
 
 from synthgan.privacy.accounting import DPStrategy, PrivacyBudget, default_delta, training_epsilon

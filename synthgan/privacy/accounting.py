@@ -2,11 +2,13 @@
 
 The unit of privacy is one training row (add/remove adjacency). The budget ``(epsilon, delta)`` is
 split by basic sequential composition: ``statistics_share`` of epsilon and half of delta pay for the
-transformer's statistics (:mod:`synthgan.privacy.statistics`), the rest for DP-SGD. Only the critic
+transformer's statistics (:mod:`synthgan.privacy.statistics`), the rest for training. Only the critic
 (and, with ``target``, the target predictor) reads real rows during training, each through DP-SGD
-with its own Poisson batches and noise, composed by the accountant; the generator learns from their
-scores of generated rows, so its weights (and everything sampled from them) are post-processing of
-their private updates and of the private statistics.
+with its own Poisson batches and noise, composed by the accountant with the one-query Gaussian
+release of the rows' second moments made before training (:mod:`synthgan.privacy.moments`, with
+``moment_weight > 0``); the generator learns from the networks' scores of generated rows and from
+that release, so its weights (and everything sampled from them) are post-processing of their
+private updates, the release and the private statistics.
 
 DP-SGD (Abadi et al., 2016) as opacus implements it: every critic update uses a batch in which each
 row is included independently with probability ``sample_rate`` (Poisson sampling, what the RDP
