@@ -143,7 +143,7 @@ def test_the_term_leaves_out_products_within_a_one_hot_span_and_is_zero_at_the_t
 def test_the_moment_term_brings_the_generated_moments_closer_to_the_rows():
     frame = paired()
     common = dict(epochs=10, batch_size=100, embedding_dim=8, generator_dim=(32,), discriminator_dim=(32,),
-                  generator_lr=1e-3, discriminator_lr=1e-3, marginal_calibration=False,
+                  generator_lr=1e-3, discriminator_lr=1e-3, log_frequency=False, marginal_calibration=False,
                   discrete_calibration=False, verbose=False, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -156,6 +156,7 @@ def test_the_moment_term_brings_the_generated_moments_closer_to_the_rows():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(moment_weight=-1.0), "moment_weight must be"),
     (dict(moment_weight=2.0, model="copula"), "model='copula' has no generator to hold to the table's moments"),
+    (dict(moment_weight=2.0), "moment_weight > 0 without epsilon needs log_frequency=False"),
 ])
 def test_bad_moment_weights_are_refused(kwargs, message):
     with pytest.raises(SynthGANError, match=message):

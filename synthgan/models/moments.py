@@ -25,7 +25,7 @@ import torch
 from synthgan.layout import TableLayout
 from synthgan.transform.encoded import EncodedRows
 
-CHUNK_ROWS = 65_536  # encoded rows expanded to dense at a time when summing
+CHUNK_ROWS = 16_384  # encoded rows expanded to dense (float64) at a time when summing
 
 
 def features(rows: torch.Tensor, layout: TableLayout) -> torch.Tensor:
