@@ -253,10 +253,11 @@ class SynthGAN(BaseEstimator):
         Weight of the generator's moment term: the relative error between the second moments of
         its batches and the training rows' (``mean(z z^T)`` of each encoded row with a constant in
         front: every slot's and value's mean and every pair's joint moment, pairwise relations of
-        the kind a Gaussian copula keeps, on the generator's encoding; :mod:`synthgan.models.moments`). With ``epsilon`` the rows'
-        moments are released once with the Gaussian mechanism, its noise set by a tenth of the
-        training budget and composed with DP-SGD by the accountant, and the generator matches the
-        release for as long as it trains (post-processing). ``"auto"`` is 0 (off), or 4 with
+        the kind a Gaussian copula keeps, on the generator's encoding;
+        :mod:`synthgan.models.moments`). With ``epsilon`` the rows' moments are released once
+        with the Gaussian mechanism, its noise set by a tenth of the training budget and composed
+        with DP-SGD by the accountant, and the generator matches the release for as long as it
+        trains (post-processing). ``"auto"`` is 0 (off), or 4 with
         ``epsilon``: see the README's Differential privacy section for what it measured. Without
         ``epsilon`` it needs ``log_frequency=False`` (batches drawn by log-frequency do not have
         the table's moments) and was not measured. Not with the one-pass ``copula``.
