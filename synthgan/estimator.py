@@ -164,7 +164,7 @@ class _Generation:
         all on the ``native`` (span, slot))."""
         condition = self._conditions(n, native, rng)
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        return self.model.generate(condition, generator)
+        return self.model.generate(condition, generator, asked=native is not None)
 
     def calibrate_discrete(self, n_train: int, rng: np.random.Generator, count_noise: float = 0.0) -> None:
         """Fit the model's discrete calibration on generated rows (:func:`_discrete_calibration_rows`)
@@ -311,8 +311,9 @@ class SynthGAN(BaseEstimator):
         training row, within 2,000 and 20,000, drawn as ``sample`` draws them) occur with their
         training frequency (iterative proportional fitting of the mean softmax): the categorical
         counterpart of ``marginal_calibration``. What a row draws still depends on its other columns
-        through the generator's logits; only each slot's overall rate is shifted. Not applied on the
-        column a row is conditioned on (``sample(conditions=...)`` keeps what it asked for). A share
+        through the generator's logits; only each slot's overall rate is shifted. Applied on every
+        column, the one a row's conditional vector names included (a short fit's generator may not
+        follow it), except a column asked for with ``sample(conditions=...)`` (kept as asked). A share
         already within two standard errors of the training share (its sampling noise as an estimate
         from the table's rows) is left alone, and one outside is moved to that band's edge: the
         generator is not fitted to the table's own noise (on a table of 800 rows the band is several

@@ -43,7 +43,7 @@ def test_offsets_bring_drawn_shares_to_the_target_and_spare_modes():
     counts = [np.array([20, 30, 50]), np.array([90, 10])]  # c, d (the condition spans' order)
     before = _shares(act, scores.clone(), condition)
     assert abs(before[1][2].item() - 0.5) > 0.2  # the generator's own share is far off
-    act.fit_logit_offsets(scores, condition, act.slot_frequency(counts)[0])  # exactly, no tolerance
+    act.fit_logit_offsets(scores, act.slot_frequency(counts)[0])  # exactly, no tolerance
     after = _shares(act, scores.clone(), condition)
     assert torch.allclose(after[1], torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64), atol=0.01)
     assert torch.allclose(after[2], torch.tensor([0.9, 0.1], dtype=torch.float64), atol=0.01)
@@ -68,7 +68,7 @@ def test_shares_within_the_training_tables_sampling_noise_are_left_alone():
     frequency, tolerance = act.slot_frequency(counts)
     assert torch.allclose(tolerance[d_start:d_start + 2].double(),
                           2 * torch.sqrt(torch.tensor(d_count / 100 * (1 - d_count / 100))) / 10, atol=1e-6)
-    act.fit_logit_offsets(scores, condition, frequency, tolerance)
+    act.fit_logit_offsets(scores, frequency, tolerance)
     assert torch.allclose(act.logit_offsets[d_start:d_start + 2], torch.zeros(2), atol=1e-3)
     c = slice(act.score_start[1], act.score_start[1] + 3)
     before = torch.softmax(scores[:, c], dim=1).mean(0)
@@ -80,7 +80,7 @@ def test_shares_within_the_training_tables_sampling_noise_are_left_alone():
     assert gap.max() > 0.5 * band.max()  # ... at its edge, not on the training share itself
 
 
-def test_offsets_are_not_applied_on_the_span_a_row_is_conditioned_on():
+def test_offsets_are_not_applied_on_the_span_a_row_asked_for():
     act = SpanActivation(LAYOUT, torch.device("cpu"))
     n = 4_000
     offsets = torch.zeros(len(act.decode_order) - act.n_values)
@@ -105,6 +105,35 @@ def test_offsets_are_not_applied_on_the_span_a_row_is_conditioned_on():
     assert torch.equal(table, act.add_logit_offsets(torch.zeros(len(every), len(act.decode_order)), every))
     assert torch.equal(table[0, act.n_values + c_first:act.n_values + c_first + 3], torch.zeros(3))
     assert torch.equal(table[-1, act.n_values:], offsets)
+    # conditions sampling drew itself (not asked for): the offsets on every span of every row
+    drawn = act.offset_table(asked=False)
+    assert torch.equal(drawn, act.add_logit_offsets(torch.zeros(len(every), len(act.decode_order))))
+    assert torch.equal(drawn[:, act.n_values:], offsets.expand(len(every), -1))
+
+
+def test_a_span_the_generator_does_not_follow_its_condition_on_is_calibrated_too(monkeypatch):
+    """A short fit's generator may ignore its conditional vector: here it draws a's first level
+    almost always, whatever the row is conditioned on. Sampling draws each row's condition itself
+    (a third of the rows on column a, with the training shares); the offsets must reach those rows
+    too, or a's share stays far from the training one (it did: a missing indicator drawn for 12% of
+    a private fit's rows against a released share of 0.3%)."""
+    fitted = SynthGAN(epochs=1, random_state=0, verbose=False).fit(_table(3000))
+    model, layout = fitted.model_, fitted.model_.layout
+    (a_span,) = [s for s in layout.onehot_spans if s.column == "a"]
+    fixed = torch.zeros(1, layout.dim)
+    fixed[0, a_span.start] = 6.0  # the generator's own draw of a, for every condition
+    monkeypatch.setattr("synthgan.models.gan.one_hot_index", lambda vectors: None)  # the dense path
+    monkeypatch.setattr(model.generator, "infer",
+                        lambda x, columns=None, **kw: fixed.expand(len(x), -1)[:, columns].clone())
+    sampler = fitted._generation.sampler
+    rng = np.random.default_rng(0)
+    condition = torch.as_tensor(sampler.vectors(sampler.entry(*sampler.draw_empirical(30_000, rng))))
+    model.calibrate_discrete(condition, torch.Generator().manual_seed(1), sampler.counts)
+    slots = model.generate(condition, torch.Generator().manual_seed(2)).slots
+    position = [k for k, s in enumerate(layout.onehot_spans) if s.column == "a"][0]
+    share = np.bincount(slots[:, position], minlength=a_span.width) / len(slots)
+    counts = sampler.counts[[s.column for s in layout.condition_spans].index("a")]
+    assert np.abs(share - counts / counts.sum()).max() < 0.02, share
 
 
 def _table(n: int = 3000) -> pd.DataFrame:
@@ -173,6 +202,24 @@ def test_sampling_folds_the_offsets_into_the_output_bias(model, monkeypatch):
     dense = model._sampled_scores(condition, torch.Generator().manual_seed(2))
     assert torch.allclose(folded, dense, atol=1e-5)
     assert not torch.allclose(folded, plain, atol=1e-3)  # the offsets moved the scores
+    if model.conditional:  # conditions asked for: not on the span each row names, on both paths
+        dense_asked = model._sampled_scores(condition, torch.Generator().manual_seed(2), asked=True)
+        monkeypatch.undo()
+        folded_asked = model._sampled_scores(condition, torch.Generator().manual_seed(2), asked=True)
+        assert torch.allclose(folded_asked, dense_asked, atol=1e-5)
+        assert not torch.allclose(folded_asked, folded, atol=1e-3)
+
+
+def test_sampling_says_which_conditions_were_asked_for(monkeypatch):
+    fitted = SynthGAN(epochs=1, random_state=0, verbose=False).fit(_table(600))
+    seen = []
+    generate = fitted.model_.generate
+    monkeypatch.setattr(fitted.model_, "generate", lambda c, g, asked=False: seen.append(asked) or generate(c, g, asked))
+    fitted.sample(50, random_state=0)
+    assert seen and not any(seen)
+    seen.clear()
+    assert (fitted.sample(50, conditions={"a": "e"}, random_state=0)["a"] == "e").all()
+    assert seen and all(seen)
 
 
 def test_on_by_default_and_off_leaves_no_offsets():

@@ -130,9 +130,11 @@ class TabularModel(ABC):
         raise NotImplementedError(f"{type(self).__name__} has no discrete calibration")
 
     @abstractmethod
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
+    def generate(self, condition: torch.Tensor, generator: torch.Generator, asked: bool = False) -> EncodedRows:
         """Rows for the given conditional vectors (one per vector row), ready to decode, in compact
-        form: each scalar column's encoded value and the slot drawn in each one-hot span."""
+        form: each scalar column's encoded value and the slot drawn in each one-hot span.
+        ``asked``: the conditions were asked for by the user (``sample(conditions=...)``), not drawn
+        by sampling from the training shares (a discrete calibration then leaves their spans alone)."""
 
     @abstractmethod
     def weights(self) -> dict[str, torch.Tensor]:

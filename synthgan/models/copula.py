@@ -107,7 +107,7 @@ class GaussianCopulaModel(TabularModel):
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
+    def generate(self, condition: torch.Tensor, generator: torch.Generator, asked: bool = False) -> EncodedRows:
         n = len(condition)
         rng = numpy_from_torch(generator)
         correlation = self.correlation.cpu().numpy()

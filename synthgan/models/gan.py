@@ -263,18 +263,19 @@ class AdversarialModel(TabularModel):
         return torch.randn(n, self.config.embedding_dim, generator=generator, device=self.device)
 
     def _sampled_scores(self, condition: torch.Tensor, generator: torch.Generator,
-                        calibrated: bool = True) -> torch.Tensor:
+                        calibrated: bool = True, asked: bool = False) -> torch.Tensor:
         """The generator's output in decode order (``Generator.infer``) for conditional vectors
         ``condition``; one-hot vectors (what sampling draws) are read as indices, not multiplied.
         With ``calibrated`` the discrete calibration's logit offsets are added: folded into the
-        output layer's bias (:meth:`SpanActivation.offset_table`) for one-hot vectors."""
+        output layer's bias (:meth:`SpanActivation.offset_table`) for one-hot vectors; with
+        ``asked`` (conditions the user asked for) not on the span each row is conditioned on."""
         noise = self._noise(len(condition), generator)
         columns = self.activation.decode_order
         hot = one_hot_index(condition)
         if hot is None:
             raw = self.generator.infer(torch.cat([noise, condition], dim=1), columns=columns)
-            return self.activation.add_logit_offsets(raw, condition) if calibrated else raw
-        offsets = self.activation.offset_table() if calibrated else None
+            return self.activation.add_logit_offsets(raw, condition if asked else None) if calibrated else raw
+        offsets = self.activation.offset_table(asked) if calibrated else None
         return self.generator.infer(noise, columns=columns, hot=hot, output_offsets=offsets)
 
     def _fake(self, condition: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -353,8 +354,8 @@ class AdversarialModel(TabularModel):
 
     # ------------------------------------------------------------------ sampling and state
     @torch.no_grad()
-    def generate(self, condition: torch.Tensor, generator: torch.Generator) -> EncodedRows:
-        raw = self._sampled_scores(condition, generator)
+    def generate(self, condition: torch.Tensor, generator: torch.Generator, asked: bool = False) -> EncodedRows:
+        raw = self._sampled_scores(condition, generator, asked=asked)
         values, slots = self.activation.for_decoding(raw, generator)
         return EncodedRows(self.layout, values.cpu().numpy(), slots.cpu().numpy())
 
@@ -366,8 +367,7 @@ class AdversarialModel(TabularModel):
         towards the slot ``counts`` of each condition span, within two standard errors of each
         share (:meth:`SpanActivation.slot_frequency`, with ``count_noise``). Reads no real row."""
         scores = self._sampled_scores(condition, generator, calibrated=False)[:, self.activation.n_values:]
-        self.activation.fit_logit_offsets(scores, condition,
-                                          *self.activation.slot_frequency(counts, count_noise=count_noise))
+        self.activation.fit_logit_offsets(scores, *self.activation.slot_frequency(counts, count_noise=count_noise))
 
     def weights(self) -> dict[str, torch.Tensor]:
         found = {f"generator.{k}": v.detach().cpu().clone() for k, v in self.generator.state_dict().items()}
