@@ -845,7 +845,8 @@ class SynthGAN(BaseEstimator):
             model.set_moment_target(total / count)
             return {}
         noise = release_noise(budget.training_epsilon, budget.training_delta, PRIVATE_MOMENT_SHARE)
-        model.set_moment_target(release_moments(total, int(count), noise, secret.numpy("moments")))
+        model.set_moment_target(release_moments(total, int(count), noise, secret.numpy("moments"),
+                                                encoded.layout))
         return {"moments": (noise, PRIVATE_MOMENT_SHARE)}
 
     def _check_distributed(self) -> None:

@@ -15,7 +15,7 @@ import synthgan.estimator as estimator_module
 from synthgan import SynthGAN, SynthGANError
 from synthgan.cli import _privacy_line
 from synthgan.models.base import Batch
-from synthgan.models.moments import MomentTerm, compared, features, moment_sum
+from synthgan.models.moments import MomentTerm, compared, features, moment_sum, released, sensitivity
 from synthgan.privacy import DPStrategy
 from synthgan.privacy.accounting import composed_epsilon, release_noise
 from synthgan.privacy.moments import release_moments
@@ -49,18 +49,64 @@ def test_moment_sum_is_the_sum_of_outer_products_of_features_of_norm_at_most_one
     assert total == pytest.approx(brute_force(rows.dense(), len(layout.spans)), rel=1e-9, abs=1e-12)
     z = features(torch.as_tensor(rows.dense(), dtype=torch.float64), layout)
     assert float(z.norm(dim=1).max()) <= 1.0 + 1e-12
-    one = moment_sum(EncodedRows(layout, values[:1], rows.slots[:1])).numpy()
-    assert np.linalg.norm(np.triu(one)) <= 1.0 + 1e-12  # the release's L2 sensitivity
+    keep = released(layout).numpy()
+    each = [np.linalg.norm(moment_sum(EncodedRows(layout, values[k:k + 1], rows.slots[k:k + 1])).numpy()[keep])
+            for k in range(len(values))]
+    bound = sensitivity(layout)
+    assert max(each) <= bound + 1e-12  # the release's L2 sensitivity, reached by the clipped row ...
+    assert max(each) == pytest.approx(bound, rel=0.05) and bound < 0.75  # ... near it: about 1/sqrt(2), not 1
+    extreme = EncodedRows(layout, np.where(values[:1] >= 0, 1.0, -1.0), rows.slots[:1])  # every value at +-1
+    assert np.linalg.norm(moment_sum(extreme).numpy()[keep]) == pytest.approx(bound, rel=1e-9)  # attained
 
 
-def test_release_adds_symmetric_gaussian_noise_of_its_multiplier_then_divides_by_the_rows():
+def test_the_sensitivity_bounds_every_row_any_encoding_can_write():
+    """Random layouts, random rows (every one-hot span with its 1, values anywhere, clipped): no
+    row moves the released entries by more than the bound, and the bound is reached."""
+    rng = np.random.default_rng(0)
+    from synthgan.layout import Span, TableLayout
+    for _ in range(30):
+        spans, start = [], 0
+        for k in range(int(rng.integers(1, 8))):
+            if rng.random() < 0.4:
+                spans.append(Span(f"v{k}", "value", "tanh", start, start + 1))
+                start += 1
+            width = int(rng.integers(1, 5))
+            spans.append(Span(f"c{k}", "category", "softmax", start, start + width))
+            start += width
+        layout = TableLayout(tuple(spans))
+        keep = released(layout).numpy()
+        worst = 0.0
+        for _ in range(200):
+            dense = np.zeros(layout.dim)
+            for span in layout.spans:
+                if span.role == "value":
+                    dense[span.start] = rng.normal(0.0, 1.5)
+                else:
+                    dense[span.start + int(rng.integers(span.width))] = 1.0
+            z = features(torch.as_tensor(dense[None]), layout).numpy()[0]
+            worst = max(worst, float(np.linalg.norm(np.outer(z, z)[keep])))
+        assert worst <= sensitivity(layout) + 1e-12
+        assert worst >= sensitivity(layout) - 0.05
+
+
+def test_release_adds_symmetric_gaussian_noise_of_its_multiplier_times_the_sensitivity():
+    from synthgan.layout import Span, TableLayout
+    layout = TableLayout(tuple(Span(f"x{k}", "value", "tanh", k, k + 1) for k in range(299)))
     total = torch.full((300, 300), 50.0, dtype=torch.float64)
-    released = release_moments(total, 10, 2.0, np.random.default_rng(0)).numpy()
-    assert np.array_equal(released, released.T)
-    noise = (released * 10 - 50.0)[np.triu_indices(300)]
-    assert noise.mean() == pytest.approx(0.0, abs=0.02) and noise.std() == pytest.approx(2.0, rel=0.02)
-    again = release_moments(total, 10, 2.0, np.random.default_rng(1)).numpy()
-    assert not np.allclose(released, again)
+    out = release_moments(total, 10, 2.0, np.random.default_rng(0), layout).numpy()
+    assert np.array_equal(out, out.T)
+    keep = released(layout).numpy()
+    noise = (out * 10 - 50.0)[keep]
+    assert noise.mean() == pytest.approx(0.0, abs=0.02)
+    assert noise.std() == pytest.approx(2.0 * sensitivity(layout), rel=0.02)
+    assert out[0, 0] == pytest.approx(1 / 300)  # the constant's entry from the row count, not the sum
+    again = release_moments(total, 10, 2.0, np.random.default_rng(1), layout).numpy()
+    assert not np.allclose(out, again)
+    spans = TableLayout((Span("c", "category", "softmax", 0, 3), Span("x", "value", "tanh", 3, 4)))
+    small = release_moments(torch.ones(5, 5, dtype=torch.float64), 10, 2.0, np.random.default_rng(0), spans)
+    assert torch.equal(small[1:4, 1:4], torch.zeros(3, 3, dtype=torch.float64))  # not compared: not released
+    with pytest.raises(ValueError, match="does not belong"):
+        release_moments(total, 10, 2.0, np.random.default_rng(0), spans)
 
 
 def test_the_release_takes_its_share_of_the_composed_budget_and_the_accountant_counts_it():
@@ -102,8 +148,11 @@ def test_a_private_generator_is_held_to_the_noisy_release_never_the_rows_own_mom
     target = model.model_.moment_term.target.double().numpy()
     keep = compared(model.transformer_.layout_).numpy()
     assert np.array_equal(target, target.T) and not np.allclose(target[keep], exact[keep], rtol=0, atol=1e-6)
-    noise = (target - exact)[np.triu(keep)] * n
-    assert noise.std() == pytest.approx(p["moments_noise_multiplier"], rel=0.1)  # float32 target: ~1e-4 relative
+    noise = (target - exact)[released(model.transformer_.layout_).numpy()] * n
+    # a standard deviation estimated from k draws is off by about 1 / sqrt(2k) relative (127 here: 6%);
+    # four of those (the float32 target adds ~1e-4 relative)
+    assert noise.std() == pytest.approx(p["moments_noise_multiplier"] * sensitivity(model.transformer_.layout_),
+                                        rel=4 / math.sqrt(2 * len(noise)))
     # the term reads no real row: the generator's loss is finite on a batch of NaN real rows
     generator = next(phase for phase in model.model_.phases() if phase.name == "generator")
     dim, width = model.model_.layout.dim, model.model_.condition_dim

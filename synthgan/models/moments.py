@@ -5,8 +5,9 @@ most one: ``z = [1, x] / sqrt(S + 1)`` for a layout of ``S`` spans (a one-hot sp
 a value span one number, clipped to ``[-1, 1]``). The table's second moment ``M = mean(z z^T)``
 holds every column's share of each slot and mean value (the row and column of the constant) and
 every pair of slots' and values' joint moment: the pairwise relations a Gaussian copula keeps, on
-the encoding the generator writes. Its sum over rows has L2 sensitivity at most ``|z|^2 <= 1`` per
-row, so under differential privacy it is released once with the Gaussian mechanism
+the encoding the generator writes. One row moves the entries of its sum that are released (the
+upper triangle of :func:`compared` entries, :func:`released`) by at most :func:`sensitivity`,
+about ``1 / sqrt(2)``, in L2 norm, so under differential privacy it is released once with the Gaussian mechanism
 (:func:`synthgan.privacy.moments.release_moments`) and the generator matches the release as
 post-processing, for as many steps as it trains.
 
@@ -56,6 +57,36 @@ def compared(layout: TableLayout) -> torch.Tensor:
     for span in layout.onehot_spans:
         keep[span.start + 1:span.stop + 1, span.start + 1:span.stop + 1] = False
     return keep
+
+
+def released(layout: TableLayout) -> torch.Tensor:
+    """Which entries a private fit releases: the :func:`compared` entries of the upper triangle
+    (the lower one mirrors it) but the constant's own, ``1 / (S + 1)`` on every row, which the public
+    row count gives (bool, ``(dim + 1, dim + 1)``)."""
+    keep = torch.triu(compared(layout))
+    keep[0, 0] = False
+    return keep
+
+
+def sensitivity(layout: TableLayout) -> float:
+    """L2 sensitivity of the :func:`released` entries of the moment sum: the largest norm of one
+    row's ``z z^T`` over those entries.
+
+    With ``a = 1 / (S + 1)``: every entry is ``z_i z_j``, so the squared norm is the sum of
+    ``z_i^2 z_j^2`` over the released pairs ``i < j`` and the released diagonal. Over all pairs
+    ``i < j`` that sum is ``(|z|^4 - sum_i z_i^4) / 2``; the pairs left out (within one one-hot
+    span) are zero for a real row, so it is the released pairs' sum too. The released diagonal is the
+    value slots' alone. So the squared norm is ``(|z|^4 + sum_v z_v^4 - z_0^4 - sum_h z_h^4) / 2``
+    (``v`` value slots, ``h`` each one-hot span's hot slot, ``z_0 = sqrt(a)`` the constant), at most
+    ``(1 + (V - 1 - H) a^2) / 2`` for ``V`` value and ``H`` one-hot spans: largest with every value
+    at +-1 (each term grows with ``|z_v|``) and every one-hot span holding its 1 (a hot slot adds
+    ``a`` to ``|z|^2``, so at least ``a^2`` to ``|z|^4``, and takes away ``a^2``). About
+    ``1 / sqrt(2)``: the upper triangle holds each product of two slots once, not twice."""
+    spans = len(layout.spans)
+    onehot = len(layout.onehot_spans)
+    values = len(layout.tanh_index)  # one column each
+    a = 1.0 / (spans + 1)
+    return math.sqrt(max(0.5 * (1.0 + (values - 1 - onehot) * a * a), 0.0))
 
 
 class MomentTerm:
