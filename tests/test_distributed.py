@@ -262,3 +262,46 @@ def test_the_critic_whitening_covariance_is_summed_over_every_process_rows(tmp_p
         assert torch.allclose(got, torch.as_tensor(whole), rtol=1e-9, atol=1e-9), rank
         alone = np.cov(_shard(rank).astype(np.float32).astype(np.float64), rowvar=False)
         assert not np.allclose(alone, whole, atol=0.1)  # a shard's own covariance would fail the check above
+
+
+def _moment_setup():
+    """The transformer, model and encoded rows of _frame(), with the moment term on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        transformer = DataTransformer().fit(_frame(), np.random.default_rng(0))
+    encoded = transformer.encode(_frame(), np.random.default_rng(0))
+    model = build_model("ctgan", transformer.layout_, {**PARAMS, "loss": "bce", "moment_weight": 1.0},
+                        torch.device("cpu"), transformer)
+    return model, encoded
+
+
+def _rows(encoded, keep: np.ndarray):
+    from synthgan.transform.encoded import EncodedRows
+
+    return EncodedRows(encoded.layout, encoded.values[keep], encoded.slots[keep])
+
+
+def _moment_worker(rank: int, world: int, init: str, out: str) -> None:
+    from synthgan import SynthGAN
+
+    with _group(rank, world, init) as ctx:
+        model, encoded = _moment_setup()
+        third = np.arange(len(encoded)) % 3 == 0  # unequal shards
+        shard = _rows(encoded, third if rank == 0 else ~third)
+        releases = SynthGAN(moment_weight=1.0, log_frequency=False)._hold_to_moments(
+            model, shard, None, RandomStreams(0), torch.device("cpu"), ctx)
+        assert releases == {}
+        torch.save(model.moment_term.target, f"{out}.{rank}")
+
+
+def test_the_moment_target_is_summed_over_every_process_rows(tmp_path):
+    from synthgan.models.moments import MomentTerm, moment_sum
+
+    ranks = _spawn(_moment_worker, tmp_path)
+    model, encoded = _moment_setup()
+    whole = MomentTerm(moment_sum(encoded) / len(encoded), model.layout).target
+    third = np.arange(len(encoded)) % 3 == 0
+    alone = MomentTerm(moment_sum(_rows(encoded, third)) / int(third.sum()), model.layout).target
+    assert not torch.allclose(alone, whole, atol=1e-3)  # one shard's moments would fail the check below
+    for rank, got in enumerate(ranks):
+        assert torch.allclose(got, whole, rtol=1e-6, atol=1e-7), rank
