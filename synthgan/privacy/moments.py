@@ -26,7 +26,8 @@ def release_moments(total: torch.Tensor, n_rows: int, noise_multiplier: float, r
     """``(total + N) / n_rows`` on the :func:`released` entries of ``layout``'s moment sum ``total``,
     mirrored, with ``N`` drawn i.i.d. from ``N(0, (noise_multiplier * sensitivity(layout))**2)`` by
     ``rng``; the constant's entry ``1 / (S + 1)`` (from the row count alone) and zero on the entries
-    not compared; float64, on ``total``'s device. Reads nothing of ``total`` but the released entries."""
+    not compared; float64, on ``total``'s device. Depends on nothing of ``total`` but the released
+    entries."""
     size = total.shape[0]
     keep = released(layout).to(total.device)
     if keep.shape != total.shape:
