@@ -99,7 +99,7 @@ def test_offsets_are_not_applied_on_the_span_a_row_asked_for():
     assert torch.equal(act.offset_mask(condition)[n // 2:], torch.ones(n - n // 2, len(offsets)))
     # the same offsets as a table folded into the generator's output bias (sampling's path): one
     # row per conditional-vector entry and a last one for rows without a condition
-    table = act.offset_table()
+    table = act.offset_table(asked=True)
     assert table.shape == (LAYOUT.condition_dim + 1, len(act.decode_order))
     every = torch.cat([torch.eye(LAYOUT.condition_dim), torch.zeros(1, LAYOUT.condition_dim)])
     assert torch.equal(table, act.add_logit_offsets(torch.zeros(len(every), len(act.decode_order)), every))

@@ -36,11 +36,16 @@ def _frame() -> pd.DataFrame:
     return pd.DataFrame({"x": np.where(group == "a", rng.normal(0, 1, 200), rng.normal(5, 1, 200)), "g": group})
 
 
-def _setup(loss: str, rank: int):
-    """The same model, weights and global batch on every process; rank's share of noise and mixes."""
+def _transformer() -> DataTransformer:
+    """The transformer of _frame(), the same on every process."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        transformer = DataTransformer().fit(_frame(), np.random.default_rng(0))
+        return DataTransformer().fit(_frame(), np.random.default_rng(0))
+
+
+def _setup(loss: str, rank: int):
+    """The same model, weights and global batch on every process; rank's share of noise and mixes."""
+    transformer = _transformer()
     encoded = transformer.transform(_frame(), np.random.default_rng(0))
     model = build_model("ctgan", transformer.layout_, {**PARAMS, "loss": loss}, torch.device("cpu"), transformer)
     model.setup_training(RandomStreams(7, rank=rank))
@@ -265,10 +270,8 @@ def test_the_critic_whitening_covariance_is_summed_over_every_process_rows(tmp_p
 
 
 def _moment_setup():
-    """The transformer, model and encoded rows of _frame(), with the moment term on."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        transformer = DataTransformer().fit(_frame(), np.random.default_rng(0))
+    """The model and encoded rows of _frame(), with the moment term on."""
+    transformer = _transformer()
     encoded = transformer.encode(_frame(), np.random.default_rng(0))
     model = build_model("ctgan", transformer.layout_, {**PARAMS, "loss": "bce", "moment_weight": 1.0},
                         torch.device("cpu"), transformer)

@@ -215,7 +215,7 @@ class SpanActivation:
             scores.add_(offsets if condition is None else offsets * self.offset_mask(condition).to(scores.dtype))
         return raw
 
-    def offset_table(self, asked: bool = True) -> torch.Tensor | None:
+    def offset_table(self, asked: bool) -> torch.Tensor | None:
         """:meth:`add_logit_offsets` as a table to add to the generator's output bias: row ``e``
         (of ``condition_dim + 1``, each ``n_values + n_scores`` in decode order) holds what is added
         to a row conditioned on entry ``e``, the last row what is added to a row without a

@@ -86,7 +86,7 @@ def sensitivity(layout: TableLayout) -> float:
     onehot = len(layout.onehot_spans)
     values = len(layout.tanh_index)  # one column each
     a = 1.0 / (spans + 1)
-    return math.sqrt(max(0.5 * (1.0 + (values - 1 - onehot) * a * a), 0.0))
+    return math.sqrt(0.5 * (1.0 + (values - 1 - onehot) * a * a))  # > 0: values - 1 - onehot >= -(S + 1)
 
 
 class MomentTerm:
