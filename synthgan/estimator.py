@@ -268,8 +268,14 @@ class SynthGAN(BaseEstimator):
     mode_separation : float, None or "auto", default="auto"
         Neighbouring mixture components whose Ashman's D (distance of the means over their pooled
         spread, times sqrt 2) is at most this are merged into one mode, so a single-peaked column
-        gets one mode instead of ``max_modes`` overlapping ones; 2 is the separation two Gaussians
-        need to be told apart (Ashman et al., 1994). Point masses are never merged. None keeps
+        gets one mode (a skewed one a few) instead of ``max_modes`` overlapping ones; 2 is the
+        separation two Gaussians need to be told apart (Ashman et al., 1994). A pair is not merged
+        when the one mode would have to be wider than its members by more than merging two equal
+        components at the threshold needs (sqrt 2 at 2;
+        :func:`synthgan.transform.modes.merge_widening`): a light, far tail
+        (a skewed column's largest values) then keeps a mode of its own instead of stretching the
+        body's over its range, where the body's values would fill a small part of the encoded
+        range. Point masses are never merged. None keeps
         every component the mixture fits (ctgan's behaviour; the default before the ablation of
         benchmarks/README.md, "Ablation: separated modes").
         ``"auto"``: 2.0, with or without ``epsilon`` (under privacy the mixtures come from the

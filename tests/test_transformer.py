@@ -460,24 +460,51 @@ def test_merge_modes_joins_overlapping_components_by_their_moments_and_keeps_sep
     assert np.allclose(kept[0], [0.0, 0.1, 0.5, 3.0])
 
 
-def test_mode_separation_gives_a_skewed_single_peak_one_mode_and_keeps_two_real_ones():
+def test_mode_separation_joins_a_tiled_peak_and_keeps_two_real_ones():
     from synthgan.transform.modes import fit_modes
 
     rng = np.random.default_rng(0)
-    skewed = rng.gamma(2.0, 1.0, 5000)  # one peak, a long right tail: the mixture tiles it
+    normal = rng.normal(0.0, 1.0, 5000)  # one symmetric peak: the mixture tiles it
+    skewed = rng.gamma(2.0, 1.0, 5000)  # one peak, a long right tail
     bimodal = np.concatenate([rng.normal(0, 1, 2500), rng.normal(10, 1, 2500)])
-    tiled, two = fit_modes([skewed, bimodal], 10, 5000, np.random.default_rng(1))
-    assert tiled.n_modes >= 3  # what the mixture alone gives
-    merged, kept = fit_modes([skewed, bimodal], 10, 5000, np.random.default_rng(1), separation=2.0)
-    assert merged.n_modes == 1
+    tiled = fit_modes([normal, skewed, bimodal], 10, 5000, np.random.default_rng(1))
+    assert min(s.n_modes for s in tiled[:2]) >= 6  # what the mixture alone gives
+    peak, tail, kept = fit_modes([normal, skewed, bimodal], 10, 5000, np.random.default_rng(1), separation=2.0)
+    assert peak.n_modes == 1
+    # the skewed column keeps its tail apart from its body (merge_modes' widening bound) but is no
+    # longer tiled
+    assert 2 <= tail.n_modes <= 3
     assert kept.n_modes == 2
     centers = np.sort(np.asarray(kept.means) * kept.scale + kept.loc)
     assert np.allclose(centers, [0, 10], atol=0.3)
-    # the merged column still round-trips through its single mode
-    transformer, encoded, rng = fit_transform(pd.DataFrame({"x": skewed}), mode_separation=2.0)
-    assert transformer.states_[0].n_modes == 1
-    # no value is clipped by the merged mode's window (float32 encoding)
-    assert np.allclose(transformer.inverse_transform(encoded, rng)["x"], skewed, rtol=0, atol=1e-5)
+    # the merged columns still round-trip through their modes
+    frame = pd.DataFrame({"x": normal, "s": skewed})
+    transformer, encoded, rng = fit_transform(frame, mode_separation=2.0)
+    assert [s.n_modes for s in transformer.states_] == [1, tail.n_modes]
+    # no value is clipped by a merged mode's window (float32 encoding)
+    pd.testing.assert_frame_equal(transformer.inverse_transform(encoded, rng), frame, check_exact=False, rtol=0, atol=1e-5)
+
+
+def test_merge_modes_keeps_a_light_wide_tail_apart_when_merging_it_would_squeeze_the_body():
+    """A light, wide tail near the body (Ashman's D 1.9: one mode by separation alone) stays apart:
+    covering its window would widen the one mode to twice the body's spread. Equal components at
+    D = separation merge, to the bound exactly (it is what that merge needs)."""
+    from synthgan.transform.modes import WINDOW, merge_modes, merge_widening
+
+    means, stds, weights = np.array([-0.09, 2.6]), np.array([1.19, 1.81]), np.array([0.98, 0.02])
+    assert np.sqrt(2) * (means[1] - means[0]) / np.hypot(*stds) <= 2.0  # separation alone would merge them
+    center = (weights * means).sum()
+    needed = max(np.sqrt((weights * (stds**2 + (means - center) ** 2)).sum()),
+                 *(np.abs(means - center) / WINDOW + stds))  # the spread the merged mode would need
+    assert needed > 2.0 * (weights * stds).sum()
+    kept = merge_modes(means, stds, weights, 2.0)
+    for got, want in zip(kept, (means, stds, weights)):
+        np.testing.assert_allclose(got, want)  # two modes, unchanged
+    merged = merge_modes(np.array([-1.0, 1.0]), np.ones(2), np.array([0.5, 0.5]), 2.0)
+    assert np.allclose(merged[0], [0.0]) and np.allclose(merged[1], [merge_widening(2.0)])
+    assert np.isclose(merge_widening(2.0), np.sqrt(2))
+    # a slightly wider pair (D just above 2, or the same D with a light member) is not merged
+    assert len(merge_modes(np.array([-1.01, 1.01]), np.ones(2), np.array([0.5, 0.5]), 2.0)[0]) == 2
 
 
 def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_file(tmp_path, monkeypatch):
@@ -494,8 +521,8 @@ def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_f
         SynthGAN(mode_separation=0, **small).fit(frame)
     every = SynthGAN(mode_separation=None, **small).fit(frame)
     merged = SynthGAN(mode_separation=2.0, **small).fit(frame)
-    assert [s.n_modes for s in merged.transformer_.states_[:2]] == [1, 1]
-    assert min(s.n_modes for s in every.transformer_.states_[:2]) >= 2
+    for merged_state, state in zip(merged.transformer_.states_[:2], every.transformer_.states_[:2]):
+        assert merged_state.n_modes < state.n_modes
     merged.save(tmp_path / "m.synthgan")
     again = SynthGAN.load(tmp_path / "m.synthgan")
     assert again.get_params()["mode_separation"] == 2.0

@@ -295,13 +295,22 @@ def merge_modes(means: np.ndarray, stds: np.ndarray, weights: np.ndarray,
     components (in the order of their means) count as one mode when Ashman's
     ``D = sqrt(2) |mu_1 - mu_2| / sqrt(s_1^2 + s_2^2)`` is at most ``separation`` (D > 2 is what a
     clean separation of two Gaussians needs; Ashman, Bird & Zeitler, 1994). The least separated
-    pair is merged first, until every neighbouring pair is separated or one component is left. The
-    merged component has the pair's total weight and mean (moment matching) and the pair's
-    standard deviation, widened where needed so that the values either member encoded within its
-    window (:data:`WINDOW` standard deviations) are still inside the merged one's: no value is
-    clipped that was not clipped before. A point mass (a component with the spread floor
-    :data:`MIN_STD`, one distinct value) is set aside: it is never merged, so it still decodes to
-    exactly its value, and it does not stand between two components it lies among.
+    mergeable pair is merged first, until none is left. The merged component has the pair's total
+    weight and mean (moment matching) and the pair's standard deviation, widened where needed so
+    that the values either member encoded within its window (:data:`WINDOW` standard deviations)
+    are still inside the merged one's: no value is clipped that was not clipped before. A point
+    mass (a component with the spread floor :data:`MIN_STD`, one distinct value) is set aside: it
+    is never merged, so it still decodes to exactly its value, and it does not stand between two
+    components it lies among.
+
+    A pair is merged only when the merged standard deviation is at most :func:`merge_widening`
+    times the members' (their weighted mean): what merging two equal components at
+    ``D = separation`` costs anyway. A value's ``alpha`` resolves its member's spread in
+    ``s_member / s_merged`` of the window, so without this bound a light, wide tail (2% of a skewed
+    column's rows, far out) merged into the body would widen the one mode to cover the tail's
+    window, squeezing the body's values, where most rows and most of the column's relations lie,
+    into a small part of ``alpha``'s range (bank marketing's call duration without the bound: one
+    mode 2.0 to 3.3 column standard deviations wide in 9 of 10 exact fits and 5 of 10 private ones).
 
     Returns the kept components' means, standard deviations and weights, in increasing mean.
     """
@@ -309,20 +318,34 @@ def merge_modes(means: np.ndarray, stds: np.ndarray, weights: np.ndarray,
     point = stds <= MIN_STD * (1 + 1e-9)
     order = np.argsort(means[~point], kind="stable")
     m, s, w = means[~point][order], stds[~point][order], weights[~point][order]
+    widening = merge_widening(separation)
     while len(m) > 1:
         d = np.sqrt(2.0) * np.diff(m) / np.sqrt(s[1:] ** 2 + s[:-1] ** 2)
-        i = int(np.argmin(d))
-        if not d[i] <= separation:
+        weight = w[1:] + w[:-1]
+        mean = (w[1:] * m[1:] + w[:-1] * m[:-1]) / weight
+        variance = (w[1:] * (s[1:] ** 2 + (m[1:] - mean) ** 2) + w[:-1] * (s[:-1] ** 2 + (m[:-1] - mean) ** 2)) / weight
+        std = np.maximum.reduce([np.sqrt(variance), np.abs(m[1:] - mean) / WINDOW + s[1:],
+                                 np.abs(m[:-1] - mean) / WINDOW + s[:-1]])
+        members = (w[1:] * s[1:] + w[:-1] * s[:-1]) / weight
+        mergeable = (d <= separation) & (std <= widening * members * (1 + 1e-9))
+        if not mergeable.any():
             break
-        pair = slice(i, i + 2)
-        weight = w[pair].sum()
-        mean = (w[pair] * m[pair]).sum() / weight
-        variance = (w[pair] * (s[pair] ** 2 + (m[pair] - mean) ** 2)).sum() / weight
-        std = max(np.sqrt(variance), np.max(np.abs(m[pair] - mean) / WINDOW + s[pair]))
-        m, s, w = (np.concatenate([a[:i], [v], a[i + 2:]]) for a, v in ((m, mean), (s, std), (w, weight)))
+        i = int(np.argmin(np.where(mergeable, d, np.inf)))
+        m, s, w = (np.concatenate([a[:i], [v[i]], a[i + 2:]]) for a, v in ((m, mean), (s, std), (w, weight)))
     means, stds, weights = (np.concatenate([a, b[point]]) for a, b in ((m, means), (s, stds), (w, weights)))
     order = np.argsort(means, kind="stable")
     return means[order], stds[order], weights[order]
+
+
+def merge_widening(separation: float) -> float:
+    """The most :func:`merge_modes` lets a merge widen a mode: the merged standard deviation over
+    the members' of two equal-weight components of standard deviation ``s`` whose Ashman's D is
+    ``separation``. Their means lie ``separation * s / 2`` either side of the merged mean, so moment
+    matching gives ``s * sqrt(1 + separation**2 / 4)`` and holding both windows ``s * (1 +
+    separation / (2 * WINDOW))``; the larger of the two over ``s`` (sqrt 2 at separation 2): the
+    widening a merge at the separation threshold needs, so no merge the threshold alone would
+    allow between equal components is refused."""
+    return max(float(np.sqrt(1.0 + separation**2 / 4.0)), 1.0 + separation / (2.0 * WINDOW))
 
 
 def _fit_mixtures(values: Sequence[np.ndarray], counts: Sequence[np.ndarray], n_components: np.ndarray,

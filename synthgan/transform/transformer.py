@@ -62,7 +62,8 @@ class DataTransformer:
         (:attr:`TableLayout.condition_modes`). Exact path only: a private release has no counts of
         rows per mode.
     mode_separation : float, optional
-        Merge neighbouring mixture components whose Ashman's D is at most this into one mode
+        Merge neighbouring mixture components whose Ashman's D is at most this into one mode,
+        unless that mode would be much wider than its members
         (:func:`synthgan.transform.modes.merge_modes`); None keeps them all.
     learn_rounding : bool, default=True
         Round each number column's outputs to the grid its training values lie on (see
