@@ -41,6 +41,7 @@ from synthgan.training.strategy import Strategy
 from synthgan.transform import conditions as cond
 from synthgan.transform.columns import column_kind, continuous_values, identifier_kind
 from synthgan.transform.encoded import EncodedRows, slot_dtype
+from synthgan.transform.modes import merge_widening
 from synthgan.transform.rare import protect_rare_levels
 from synthgan.transform.transformer import DataTransformer
 
@@ -51,7 +52,8 @@ _SAMPLE_CHUNK_ROWS = 50_000
 _VALIDATION_ROWS = 5_000  # generated rows per validation score
 _HISTORY_LEAD = ("epoch", "generator_loss", "critic_loss", "seconds")
 # what a run must share with a checkpoint to resume from it (the model's own parameters are added)
-_RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "max_categories",
+_RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_separation", "bounded_mode_merging",
+                  "max_categories",
                   "gmm_max_rows", "numeric_encoding", "marginal_calibration", "dependence_calibration",
                   "condition_on_modes",
                   "validation_size", "epsilon", "delta", "max_grad_norm", "noise_multiplier", "statistics_share",
@@ -61,7 +63,7 @@ _RESUME_PARAMS = ("model", "batch_size", "log_frequency", "max_modes", "mode_sep
 _INTRODUCED = {"generator_steps": 1, "discriminator_dropout": 0.5, "condition_on_modes": False,
                "critic_whitening": False,
                "mode_separation": None, "discrete_calibration": False, "dependence_calibration": False,
-               "moment_weight": 0.0}
+               "moment_weight": 0.0, "bounded_mode_merging": False}
 # parameters private training fixes (per-row clipping needs one row per critic input and no penalty)
 _PRIVATE_OVERRIDES = {"pac": 1, "loss": "bce"}
 # With target and epsilon: the share of DP-SGD's epsilon that sets the target predictor's noise (the
@@ -79,7 +81,7 @@ PRIVATE_MOMENT_SHARE = 0.1
 # unit of noise, and more steps cost little extra noise (benchmarks/README.md, "Differential privacy")
 _AUTO = {"epochs": (300, 20), "discriminator_dim": ((256, 256), (64, 64)),
          "generator_lr": (2e-4, 1e-3), "discriminator_lr": (2e-4, 1e-3), "mode_separation": (2.0, 2.0),
-         "marginal_calibration": (True, False), "moment_weight": (0.0, 4.0)}
+         "marginal_calibration": (True, False), "moment_weight": (0.0, 4.0), "bounded_mode_merging": (False, True)}
 # With epsilon and epochs="auto": the fewest critic batches a private fit takes (20 epochs of a table of
 # 36,000 rows at batch 500, bank marketing's default; not tuned on the small tables it lengthens)
 MIN_PRIVATE_STEPS = 1440
@@ -268,19 +270,23 @@ class SynthGAN(BaseEstimator):
     mode_separation : float, None or "auto", default="auto"
         Neighbouring mixture components whose Ashman's D (distance of the means over their pooled
         spread, times sqrt 2) is at most this are merged into one mode, so a single-peaked column
-        gets one mode (a skewed one a few) instead of ``max_modes`` overlapping ones; 2 is the
-        separation two Gaussians need to be told apart (Ashman et al., 1994). A pair is not merged
-        when the one mode would have to be wider than its members by more than merging two equal
-        components at the threshold needs (sqrt 2 at 2;
-        :func:`synthgan.transform.modes.merge_widening`): a light, far tail
-        (a skewed column's largest values) then keeps a mode of its own instead of stretching the
-        body's over its range, where the body's values would fill a small part of the encoded
-        range. Point masses are never merged. None keeps
+        gets one mode instead of ``max_modes`` overlapping ones; 2 is the separation two Gaussians
+        need to be told apart (Ashman et al., 1994). Point masses are never merged. None keeps
         every component the mixture fits (ctgan's behaviour; the default before the ablation of
         benchmarks/README.md, "Ablation: separated modes").
         ``"auto"``: 2.0, with or without ``epsilon`` (under privacy the mixtures come from the
         private release and merging them is post-processing: it costs no budget; at epsilon = 3 it
         raised TSTR on adult and bank_marketing, benchmarks/README.md).
+    bounded_mode_merging : bool or "auto", default="auto"
+        With ``mode_separation``: merge a pair only when the one mode is wider than its members by
+        no more than merging two equal components at the threshold needs (sqrt 2 at 2;
+        :func:`synthgan.transform.modes.merge_widening`). A light, far tail (a skewed column's
+        largest values) then keeps a mode of its own instead of stretching the body's over its
+        range, where the body's values would fill a small part of the encoded range (bank
+        marketing's call duration: one mode 2 to 3.3 column standard deviations wide in most fits
+        without it). ``"auto"``: True with ``epsilon``, False without (it raised bank marketing's
+        and adult's TSTR with and without privacy in screens, and lowered abalone's R² without;
+        benchmarks/README.md, "Bounded mode merging").
     max_categories : int, default=100
         Widest one-hot per discrete column; rarer levels share one slot and are drawn with their
         training frequency.
@@ -472,6 +478,7 @@ class SynthGAN(BaseEstimator):
         "log_frequency": P.boolean(),
         "max_modes": P.integer(1),
         "mode_separation": P.positive().or_none(),
+        "bounded_mode_merging": P.boolean(),
         "max_categories": P.integer(2),
         "gmm_max_rows": P.integer(1),
         "numeric_encoding": P.one_of(("modes", "quantile")),
@@ -510,7 +517,8 @@ class SynthGAN(BaseEstimator):
                  pac: int = 1, discriminator_dropout: float = 0.0, critic_steps: int = 1, generator_steps: int = 1,
                  critic_whitening: bool = True, target: str | None = None, target_weight: float = 1.0,
                  moment_weight: float | str = "auto", log_frequency: bool = True, max_modes: int = 10,
-                 mode_separation: float | str | None = "auto", max_categories: int = 100, gmm_max_rows: int = 5000,
+                 mode_separation: float | str | None = "auto", bounded_mode_merging: bool | str = "auto",
+                 max_categories: int = 100, gmm_max_rows: int = 5000,
                  numeric_encoding: str = "modes",
                  marginal_calibration: bool | str = "auto", discrete_calibration: bool = True,
                  dependence_calibration: bool = False,
@@ -546,6 +554,7 @@ class SynthGAN(BaseEstimator):
         self.log_frequency = log_frequency
         self.max_modes = max_modes
         self.mode_separation = mode_separation
+        self.bounded_mode_merging = bounded_mode_merging
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
@@ -953,13 +962,16 @@ class SynthGAN(BaseEstimator):
         rng = streams.numpy("transform")
         exact = budget is None
         separation = self._effective("mode_separation")
+        widening = (merge_widening(separation) if separation is not None and self._effective("bounded_mode_merging")
+                    else None)
         calibrated = (self._effective("marginal_calibration") and self.privacy != "strict"
                       and "one-pass" not in model_class(self.model).capabilities)
         transformer = DataTransformer(self.max_modes, self.max_categories, self.gmm_max_rows,
                                       self.numeric_encoding, calibration=calibrated,
                                       condition_modes=(exact and self.condition_on_modes
                                                        and "conditional" in model_class(self.model).capabilities),
-                                      mode_separation=separation, learn_rounding=self.learn_rounding,
+                                      mode_separation=separation, mode_widening=widening,
+                                      learn_rounding=self.learn_rounding,
                                       dependence=exact and calibrated and self.dependence_calibration)
         private = None
         if budget is not None:
@@ -972,7 +984,8 @@ class SynthGAN(BaseEstimator):
             private = functools.partial(release_statistics, epsilon=budget.statistics_epsilon,
                                         delta=budget.statistics_delta, public_bounds=bounds or None,
                                         public_categories=levels or None, max_modes=self.max_modes,
-                                        mode_separation=separation, calibration_targets=calibrated,
+                                        mode_separation=separation, mode_widening=widening,
+                                        calibration_targets=calibrated,
                                         quantile=self.numeric_encoding == "quantile",
                                         max_categories=self.max_categories, max_rows=self.gmm_max_rows)
         declared = {k: v for k, v in metadata.generated_kinds().items() if k in train.columns} if metadata else None

@@ -91,16 +91,17 @@ def test_a_private_target_predictor_is_trained_by_dp_sgd_and_composed_in_the_acc
     assert torch.isfinite(generator.loss(poisoned))  # the generator's target term reads no real row
 
 
-AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode_separation", "moment_weight")
+AUTO = ("epochs", "discriminator_dim", "generator_lr", "discriminator_lr", "mode_separation", "moment_weight",
+        "bounded_mode_merging")
 
 
 def test_auto_defaults_take_private_values_only_with_epsilon_and_never_replace_given_ones():
-    assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4, 2.0, 0.0]
-    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, 2.0, 4.0]
+    assert [SynthGAN()._model_params()[k] for k in AUTO] == [300, (256, 256), 2e-4, 2e-4, 2.0, 0.0, False]
+    assert [SynthGAN(epsilon=3.0)._model_params()[k] for k in AUTO] == [20, (64, 64), 1e-3, 1e-3, 2.0, 4.0, True]
     given = SynthGAN(epsilon=3.0, epochs=5, discriminator_dim=(32,), generator_lr=1e-4, discriminator_lr=3e-4,
-                     mode_separation=1.5, moment_weight=1.0)
-    assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4, 1.5, 1.0]
-    assert [SynthGAN(epsilon=3.0).get_params()[k] for k in AUTO] == ["auto"] * 6  # stored as given
+                     mode_separation=1.5, moment_weight=1.0, bounded_mode_merging=False)
+    assert [given._model_params()[k] for k in AUTO] == [5, (32,), 1e-4, 3e-4, 1.5, 1.0, False]
+    assert [SynthGAN(epsilon=3.0).get_params()[k] for k in AUTO] == ["auto"] * 7  # stored as given
     with pytest.raises(SynthGANError, match="epochs must be an integer >= 1 or 'auto'"):
         SynthGAN(epochs="many").fit(make_mixed())
     fitted = quiet_fit(SynthGAN(epsilon=3.0, epochs=1, batch_size=100, verbose=False, random_state=0), table(1000))

@@ -460,29 +460,33 @@ def test_merge_modes_joins_overlapping_components_by_their_moments_and_keeps_sep
     assert np.allclose(kept[0], [0.0, 0.1, 0.5, 3.0])
 
 
-def test_mode_separation_joins_a_tiled_peak_and_keeps_two_real_ones():
-    from synthgan.transform.modes import fit_modes
+def test_mode_separation_gives_a_single_peak_one_mode_and_keeps_two_real_ones_and_a_bounded_merge_keeps_the_tail():
+    from synthgan.transform.modes import fit_modes, merge_widening
 
     rng = np.random.default_rng(0)
-    normal = rng.normal(0.0, 1.0, 5000)  # one symmetric peak: the mixture tiles it
-    skewed = rng.gamma(2.0, 1.0, 5000)  # one peak, a long right tail
+    normal = rng.normal(0.0, 1.0, 5000)  # one symmetric peak
+    skewed = rng.gamma(2.0, 1.0, 5000)  # one peak, a long right tail: the mixture tiles it
     bimodal = np.concatenate([rng.normal(0, 1, 2500), rng.normal(10, 1, 2500)])
-    tiled = fit_modes([normal, skewed, bimodal], 10, 5000, np.random.default_rng(1))
+    columns = [normal, skewed, bimodal]
+    tiled = fit_modes(columns, 10, 5000, np.random.default_rng(1))
     assert min(s.n_modes for s in tiled[:2]) >= 6  # what the mixture alone gives
-    peak, tail, kept = fit_modes([normal, skewed, bimodal], 10, 5000, np.random.default_rng(1), separation=2.0)
-    assert peak.n_modes == 1
-    # the skewed column keeps its tail apart from its body (merge_modes' widening bound) but is no
-    # longer tiled
-    assert 2 <= tail.n_modes <= 3
-    assert kept.n_modes == 2
-    centers = np.sort(np.asarray(kept.means) * kept.scale + kept.loc)
+    merged = fit_modes(columns, 10, 5000, np.random.default_rng(1), separation=2.0)
+    assert [s.n_modes for s in merged] == [1, 1, 2]
+    centers = np.sort(np.asarray(merged[2].means) * merged[2].scale + merged[2].loc)
     assert np.allclose(centers, [0, 10], atol=0.3)
-    # the merged columns still round-trip through their modes
+    # bounded: the skewed column keeps its tail apart from its body, the others are as merged
+    bounded = fit_modes(columns, 10, 5000, np.random.default_rng(1), separation=2.0, widening=merge_widening(2.0))
+    assert [s.n_modes for s in bounded[::2]] == [1, 2] and 2 <= bounded[1].n_modes <= 3
+    # the mode most values fall in resolves them over a window under half as wide as the one merged mode's
+    assert bounded[1].stds[int(np.argmax(bounded[1].weights))] < merged[1].stds[0] / 2
+    # the merged columns still round-trip through their modes, with and without the bound
     frame = pd.DataFrame({"x": normal, "s": skewed})
-    transformer, encoded, rng = fit_transform(frame, mode_separation=2.0)
-    assert [s.n_modes for s in transformer.states_] == [1, tail.n_modes]
-    # no value is clipped by a merged mode's window (float32 encoding)
-    pd.testing.assert_frame_equal(transformer.inverse_transform(encoded, rng), frame, check_exact=False, rtol=0, atol=1e-5)
+    for widening, modes in ((None, [1, 1]), (merge_widening(2.0), [1, bounded[1].n_modes])):
+        transformer, encoded, rng = fit_transform(frame, mode_separation=2.0, mode_widening=widening)
+        assert [s.n_modes for s in transformer.states_] == modes
+        # no value is clipped by a merged mode's window (float32 encoding)
+        pd.testing.assert_frame_equal(transformer.inverse_transform(encoded, rng), frame, check_exact=False,
+                                      rtol=0, atol=1e-5)
 
 
 def test_merge_modes_keeps_a_light_wide_tail_apart_when_merging_it_would_squeeze_the_body():
@@ -497,14 +501,13 @@ def test_merge_modes_keeps_a_light_wide_tail_apart_when_merging_it_would_squeeze
     needed = max(np.sqrt((weights * (stds**2 + (means - center) ** 2)).sum()),
                  *(np.abs(means - center) / WINDOW + stds))  # the spread the merged mode would need
     assert needed > 2.0 * (weights * stds).sum()
-    kept = merge_modes(means, stds, weights, 2.0)
+    assert len(merge_modes(means, stds, weights, 2.0)[0]) == 1  # without the bound: one mode
+    kept = merge_modes(means, stds, weights, 2.0, merge_widening(2.0))
     for got, want in zip(kept, (means, stds, weights)):
         np.testing.assert_allclose(got, want)  # two modes, unchanged
-    merged = merge_modes(np.array([-1.0, 1.0]), np.ones(2), np.array([0.5, 0.5]), 2.0)
+    merged = merge_modes(np.array([-1.0, 1.0]), np.ones(2), np.array([0.5, 0.5]), 2.0, merge_widening(2.0))
     assert np.allclose(merged[0], [0.0]) and np.allclose(merged[1], [merge_widening(2.0)])
     assert np.isclose(merge_widening(2.0), np.sqrt(2))
-    # a slightly wider pair (D just above 2, or the same D with a light member) is not merged
-    assert len(merge_modes(np.array([-1.01, 1.01]), np.ones(2), np.array([0.5, 0.5]), 2.0)[0]) == 2
 
 
 def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_file(tmp_path, monkeypatch):
@@ -521,21 +524,29 @@ def test_synthgan_mode_separation_reaches_both_transformer_paths_and_the_model_f
         SynthGAN(mode_separation=0, **small).fit(frame)
     every = SynthGAN(mode_separation=None, **small).fit(frame)
     merged = SynthGAN(mode_separation=2.0, **small).fit(frame)
-    for merged_state, state in zip(merged.transformer_.states_[:2], every.transformer_.states_[:2]):
-        assert merged_state.n_modes < state.n_modes
-    merged.save(tmp_path / "m.synthgan")
-    again = SynthGAN.load(tmp_path / "m.synthgan")
-    assert again.get_params()["mode_separation"] == 2.0
-    pd.testing.assert_frame_equal(again.sample(200, random_state=1), merged.sample(200, random_state=1))
-    # the private path merges the modes of its released mixtures too. A private fit draws its noise
-    # from fresh secret entropy; fixed here so that both fits release the same noisy histograms
-    # (with two different releases the unmerged one may hold fewer modes by chance)
+    assert [s.n_modes for s in merged.transformer_.states_[:2]] == [1, 1]
+    assert min(s.n_modes for s in every.transformer_.states_[:2]) >= 2
+    assert merged.transformer_.mode_widening is None  # "auto": no bound without epsilon
+    bounded = SynthGAN(mode_separation=2.0, bounded_mode_merging=True, **small).fit(frame)
+    assert bounded.transformer_.mode_widening == pytest.approx(np.sqrt(2))
+    assert min(s.n_modes for s in bounded.transformer_.states_[:2]) >= 2  # each tail kept apart
+    for k, fitted in enumerate((merged, bounded)):
+        fitted.save(tmp_path / f"m{k}.synthgan")
+        again = SynthGAN.load(tmp_path / f"m{k}.synthgan")
+        assert again.get_params()["mode_separation"] == 2.0
+        assert again.transformer_.mode_widening == fitted.transformer_.mode_widening
+        pd.testing.assert_frame_equal(again.sample(200, random_state=1), fitted.sample(200, random_state=1))
+    # the private path merges the modes of its released mixtures too, bounded by default. A private
+    # fit draws its noise from fresh secret entropy; fixed here so that every fit releases the same
+    # noisy histograms (with two different releases the unmerged one may hold fewer modes by chance)
     monkeypatch.setattr("synthgan.estimator.secrets.randbits", lambda bits: 12345)
     bounds = {"x": (0.0, 20.0), "y": (0.0, 10.0)}
-    private = [SynthGAN(epsilon=5.0, public_bounds=bounds, mode_separation=separation, **small).fit(frame)
-               for separation in (None, 2.0)]
-    for merged_state, state in zip(private[1].transformer_.states_[:2], private[0].transformer_.states_[:2]):
-        assert merged_state.n_modes < state.n_modes
+    private = [SynthGAN(epsilon=5.0, public_bounds=bounds, mode_separation=separation, bounded_mode_merging=bound,
+                        **small).fit(frame)
+               for separation, bound in ((None, "auto"), (2.0, False), (2.0, "auto"))]
+    assert private[2].transformer_.mode_widening == pytest.approx(np.sqrt(2))
+    modes = [[s.n_modes for s in fitted.transformer_.states_[:2]] for fitted in private]
+    assert all(unbounded < kept <= every for every, unbounded, kept in zip(*modes))
 
 
 def test_mode_table_decodes_every_column_as_decode_modes_does_with_the_same_random_stream():

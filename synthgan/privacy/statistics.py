@@ -183,7 +183,7 @@ def _assign(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarr
 def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float] | None,
                 sigma: float, rng: np.random.Generator, max_modes: int, max_rows: int,
                 separation: float | None = None, target: bool = False,
-                quantile: bool = False) -> tuple[ColumnSpec, ModeState, np.ndarray]:
+                quantile: bool = False, widening: float | None = None) -> tuple[ColumnSpec, ModeState, np.ndarray]:
     values = continuous_values(series, spec.kind)
     null = np.isnan(values)
     present = values[~null]
@@ -203,7 +203,7 @@ def _fit_number(series: pd.Series, spec: ColumnSpec, bounds: tuple[float, float]
     scored = quantile and grid is not None  # the mixture is fitted to the normal scores of the grid's histogram
     histogram = _above_floor(lows, highs, weights, floor) if scored else (lows, highs, weights)
     points = _histogram_draws(*histogram, max(max_rows, 1000), rng)
-    state = fit_modes([points], max_modes, max_rows, rng, separation=separation,
+    state = fit_modes([points], max_modes, max_rows, rng, separation=separation, widening=widening,
                       given_grids=[np.asarray(grid)] if scored else None)[0]
     state = dataclasses.replace(state, minimum=float(lows.min()), maximum=float(highs.max()),
                                 target=grid if target else None)
@@ -336,14 +336,16 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
                        epsilon: float, delta: float, public_bounds: Mapping | None = None,
                        public_categories: Mapping | None = None, max_modes: int = 10, max_categories: int = 100,
                        max_rows: int = 5000, mode_separation: float | None = None,
-                       calibration_targets: bool = False, quantile: bool = False) -> Release:
+                       calibration_targets: bool = False, quantile: bool = False,
+                       mode_widening: float | None = None) -> Release:
     """Private specs and column states for ``df`` at a total cost of ``(epsilon, delta)``.
 
     See the module docstring for the queries. ``public_bounds`` maps number/date columns to
     ``(low, high)`` and ``public_categories`` maps discrete columns to their list of levels; both
     are taken as public knowledge (they cost nothing and are not checked against the data).
-    ``mode_separation`` merges the modes of the mixtures fitted on the released histograms
-    (post-processing; :func:`synthgan.transform.modes.merge_modes`). ``calibration_targets`` gives
+    ``mode_separation`` merges the modes of the mixtures fitted on the released histograms, no
+    merge widening a mode more than ``mode_widening`` times (post-processing;
+    :func:`synthgan.transform.modes.merge_modes`). ``calibration_targets`` gives
     every number's state the quantile grid of its histogram as ``target`` (:func:`histogram_quantiles`,
     post-processing), for the marginal calibration. ``quantile`` encodes every number by its normal
     scores through that same grid (``numeric_encoding="quantile"``; post-processing too): the
@@ -387,7 +389,7 @@ def release_statistics(df: pd.DataFrame, specs: Sequence[ColumnSpec], rng: np.ra
         elif what == "number":
             bounds = _bounds_in_model_units(public_bounds[spec.name], spec) if spec.name in public_bounds else None
             spec, state, missing = _fit_number(series, spec, bounds, sigma, rng, max_modes, max_rows,
-                                               mode_separation, calibration_targets, quantile)
+                                               mode_separation, calibration_targets, quantile, mode_widening)
             release.states[spec.name] = state
             release.missing_counts[spec.name] = missing
         else:

@@ -62,9 +62,11 @@ class DataTransformer:
         (:attr:`TableLayout.condition_modes`). Exact path only: a private release has no counts of
         rows per mode.
     mode_separation : float, optional
-        Merge neighbouring mixture components whose Ashman's D is at most this into one mode,
-        unless that mode would be much wider than its members
+        Merge neighbouring mixture components whose Ashman's D is at most this into one mode
         (:func:`synthgan.transform.modes.merge_modes`); None keeps them all.
+    mode_widening : float, optional
+        With ``mode_separation``: the most a merge may widen a mode over its members' spread
+        (:func:`synthgan.transform.modes.merge_widening`); None: no bound.
     learn_rounding : bool, default=True
         Round each number column's outputs to the grid its training values lie on (see
         :func:`synthgan.transform.columns.detect_columns`).
@@ -72,11 +74,13 @@ class DataTransformer:
 
     def __init__(self, max_modes: int = 10, max_categories: int = 100, gmm_max_rows: int = 5_000,
                  numeric_encoding: str = "modes", calibration: bool = False, condition_modes: bool = False,
-                 mode_separation: float | None = None, learn_rounding: bool = True, dependence: bool = False):
+                 mode_separation: float | None = None, learn_rounding: bool = True, dependence: bool = False,
+                 mode_widening: float | None = None):
         self.max_modes = max_modes
         self.dependence = dependence
         self.learn_rounding = learn_rounding
         self.mode_separation = mode_separation
+        self.mode_widening = mode_widening
         self.max_categories = max_categories
         self.gmm_max_rows = gmm_max_rows
         self.numeric_encoding = numeric_encoding
@@ -116,7 +120,8 @@ class DataTransformer:
             self.states_: list[ColumnState] = exact_states(df, self.specs_, rng, self.max_modes,
                                                            self.max_categories, self.gmm_max_rows,
                                                            quantile=self.numeric_encoding == "quantile",
-                                                           separation=self.mode_separation)
+                                                           separation=self.mode_separation,
+                                                           widening=self.mode_widening)
             if self.calibration:
                 self.states_ = [_with_target(state, df[spec.name], spec)
                                 for spec, state in zip(self.specs_, self.states_)]
@@ -335,7 +340,7 @@ class DataTransformer:
                        "gmm_max_rows": self.gmm_max_rows, "numeric_encoding": self.numeric_encoding,
                        "calibration": self.calibration, "condition_modes": self.condition_modes,
                        "mode_separation": self.mode_separation, "learn_rounding": self.learn_rounding,
-                       "dependence": self.dependence},
+                       "dependence": self.dependence, "mode_widening": self.mode_widening},
             "dependence": None if self.dependence_ is None else self.dependence_.to_json(),
             "columns": [
                 {"spec": _spec_json(spec),
@@ -379,12 +384,12 @@ class DataTransformer:
 
 def exact_states(df: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, max_modes: int,
                  max_categories: int, gmm_max_rows: int, quantile: bool = False,
-                 separation: float | None = None) -> list[ColumnState]:
+                 separation: float | None = None, widening: float | None = None) -> list[ColumnState]:
     """Each modelled column's encoder state from its exact values (the non-private path)."""
     continuous = [spec for spec in specs if spec.continuous]
     values = [continuous_values(df[spec.name], spec.kind) for spec in continuous]
     mixtures = iter(fit_modes([v[~np.isnan(v)] for v in values], max_modes, gmm_max_rows, rng,
-                              quantile=quantile, separation=separation))
+                              quantile=quantile, separation=separation, widening=widening))
     return [next(mixtures) if spec.continuous else fit_categories(df[spec.name], max_categories) for spec in specs]
 
 
