@@ -244,7 +244,8 @@ def test_released_count_noise_widens_the_band():
 def test_private_fit_calibrates_towards_the_released_counts(monkeypatch):
     """With epsilon the offsets aim at the release's noisy counts (post-processing: no row is read),
     within two standard errors widened by the release's noise: every category share and missing
-    rate ends within that band, where the uncalibrated generator is outside it somewhere."""
+    rate ends within that band, and the largest excess over it is smaller than the uncalibrated
+    generator's (the same release and training: calibration is the only difference)."""
     import warnings
 
     # a private fit draws its noise from fresh secret entropy: fixed here, so that both fits have
@@ -277,4 +278,6 @@ def test_private_fit_calibrates_towards_the_released_counts(monkeypatch):
                 share = share.to_numpy()[:len(target)]
             gaps.append(np.abs(share - target) - band)
         excess[calibrated] = float(np.concatenate(gaps).max())
-    assert excess[True] < 0.01 < excess[False], excess  # 0.01: the 20,000 sampled rows' own noise
+    # 0.01: the 20,000 sampled rows' own noise. Whether the uncalibrated generator lands outside the
+    # band depends on the draw (by more than 0.01 with unbounded mode merging, by 0.0006 with the bound)
+    assert excess[True] < min(0.01, excess[False]), excess

@@ -308,13 +308,13 @@ def merge_modes(means: np.ndarray, stds: np.ndarray, weights: np.ndarray, separa
 
     With ``widening`` (:func:`merge_widening` of the separation: what merging two equal components
     at ``D = separation`` costs anyway) a pair is merged only when the merged standard deviation is
-    at most ``widening`` times the members' (their weighted mean). A value's ``alpha`` resolves its member's spread in
-    ``s_member / s_merged`` of the window, so without this bound a light, wide tail (2% of a skewed
-    column's rows, far out) merged into the body would widen the one mode to cover the tail's
-    window, squeezing the body's values, where most rows and most of the column's relations lie,
-    into a small part of ``alpha``'s range (bank marketing's call duration without the bound: one
-    mode 2.0 to 3.3 column standard deviations wide in 9 of 10 exact fits and 5 of 10 private ones).
-    None: no bound (merged by separation alone).
+    at most ``widening`` times the members' (their weighted mean). A value's ``alpha`` resolves its
+    member's spread in ``s_member / s_merged`` of the window, so without this bound a light, wide
+    tail (2% of a skewed column's rows, far out) merged into the body would widen the one mode to
+    cover the tail's window, squeezing the body's values, where most rows and most of the column's
+    relations lie, into a small part of ``alpha``'s range (bank marketing's call duration without
+    the bound: one mode 2.0 to 3.3 column standard deviations wide in 9 of 10 exact fits and 5 of
+    10 private ones). None: no bound (merged by separation alone).
 
     Returns the kept components' means, standard deviations and weights, in increasing mean.
     """
