@@ -490,7 +490,7 @@ def test_mode_separation_gives_a_single_peak_one_mode_and_keeps_two_real_ones_an
 
 
 def test_merge_modes_keeps_a_light_wide_tail_apart_when_merging_it_would_squeeze_the_body():
-    """A light, wide tail near the body (Ashman's D 1.9: one mode by separation alone) stays apart:
+    """A light, wide tail near the body (Ashman's D 1.76: one mode by separation alone) stays apart:
     covering its window would widen the one mode to twice the body's spread. Equal components at
     D = separation merge, to the bound exactly (it is what that merge needs)."""
     from synthgan.transform.modes import WINDOW, merge_modes, merge_widening
